@@ -1,0 +1,102 @@
+// The callout ABI: the only door between translated code and the runtime.
+//
+// Translated code runs with this register convention (DESIGN.md):
+//
+//   host reg   holds                      host reg  holds
+//   --------   -----------------------    --------  -------------------------
+//   eax..edi   guest eax..edi (upper 32   r8..r13   translator temporaries
+//              bits always zero)          r14       window base (== gs base)
+//   rsp        guest esp (never a host    r15       VcpuContext*
+//              stack inside a block)      rflags    guest CF PF AF ZF SF OF DF
+//   gs base    guest address window: guest memory is only ever gs:[32-bit EA]
+//
+// A vCPU area is one page-aligned mapping that r15 points to:
+//
+//   +0              VcpuContext (registers, exit record, FXSAVE images)
+//   +kPollOffset    poll page: every block entry loads from it; the runtime
+//                   makes it PROT_NONE to stop translated code at the next
+//                   block boundary (timeouts, interrupts, stop requests)
+//   +kLookupKeys    inline indirect-branch table: -(guest eip), 64 Ki slots
+//   +kLookupTargets host entry address for each slot
+//
+// Exits leave through the common exit stub, which stores the guest state
+// here and returns to the run loop; the exit record says why.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace bt86 {
+
+/// Why translated code returned to the run loop.
+enum class ExitReason : uint32_t {
+  kNone = 0,
+  kBranch = 1,    ///< Unchained direct branch: eip = target, exit_block/exit_slot name the site.
+  kIndirect = 2,  ///< Inline lookup missed: eip = target.
+  kCallout = 3,   ///< An instruction needs the runtime: exit_block = CalloutSite*.
+  kSignal = 4,    ///< A host signal in translated code: fault_* describe it.
+};
+
+/// What a callout site asks the runtime to do.
+enum class CalloutKind : uint8_t {
+  kEmulate = 1,        ///< Emulate the instruction at the site in C++, then continue.
+  kInvalidOpcode = 2,  ///< The bytes at eip do not decode: raise #UD.
+  kUnsupported = 3,    ///< bt86 cannot run this instruction: stop and name it.
+  kFetchFault = 4,     ///< Code at eip is not in guest memory.
+};
+
+/// One instruction that exits to the runtime. Lives in its block's metadata
+/// and stays valid while the block does.
+struct CalloutSite {
+  uint32_t eip;       ///< Guest EIP of the instruction.
+  uint8_t length;     ///< Instruction length in bytes (0 if undecodable).
+  uint8_t bytes[15];  ///< Its bytes, for the emulator and for reports.
+  CalloutKind kind;
+};
+
+/// Guest register numbering (Intel SDM: eax=0 ... edi=7).
+enum Gpr : int { kEax, kEcx, kEdx, kEbx, kEsp, kEbp, kEsi, kEdi };
+
+/// Segment register numbering (Intel SDM: es=0 ... gs=5).
+enum Seg : int { kEs, kCs, kSs, kDs, kFs, kGs };
+
+/// Host RFLAGS bits that belong to the guest while translated code runs.
+constexpr uint64_t kGuestHostFlagsMask = 0x0CD5;  // CF PF AF ZF SF DF OF
+
+/// Per-vCPU state shared with translated code. Offsets are ABI: the emitter
+/// addresses fields as [r15 + offsetof(...)].
+struct alignas(64) VcpuContext {
+  uint32_t gpr[8];  ///< Guest eax..edi, valid while the run loop holds the vCPU.
+  uint32_t eip;     ///< Guest EIP at the last exit.
+  ExitReason exit_reason;
+  uint64_t rflags;       ///< Host RFLAGS image of the guest's arithmetic flags and DF.
+  uint64_t host_rsp;     ///< Run loop stack pointer, restored by the exit stub.
+  uint64_t window_base;  ///< Host address of guest linear address 0 (loaded into r14).
+  uint64_t exit_block;   ///< Block* (kBranch) or CalloutSite* (kCallout).
+  uint32_t exit_slot;    ///< Which exit of the block (kBranch).
+  uint8_t virtual_if;    ///< Guest EFLAGS.IF: translated CLI/STI write it inline.
+  uint8_t reserved0[3];
+  uint64_t fault_rip;    ///< kSignal: host RIP of the faulting instruction.
+  uint64_t fault_addr;   ///< kSignal: si_addr.
+  int32_t fault_signo;   ///< kSignal: SIGSEGV, SIGFPE, ...
+  int32_t fault_code;    ///< kSignal: si_code.
+  uint32_t seg_base[6];  ///< Guest segment bases (hidden descriptor caches), by Seg.
+  uint64_t reserved1[3];
+  alignas(64) uint8_t guest_fx[512];  ///< Guest x87/MMX/SSE state (FXSAVE64 image).
+  alignas(64) uint8_t host_fx[512];   ///< Run loop's x87/SSE state while the guest runs.
+};
+
+constexpr size_t kPollOffset = 8192;
+constexpr size_t kLookupSlots = 65536;  ///< Indexed by the low 16 bits of the target.
+constexpr size_t kLookupKeysOffset = kPollOffset + 4096;
+constexpr size_t kLookupTargetsOffset = kLookupKeysOffset + kLookupSlots * 8;
+constexpr size_t kVcpuAreaBytes = kLookupTargetsOffset + kLookupSlots * 8;
+/// An empty lookup slot's key: no 32-bit eip negates to it.
+constexpr uint64_t kLookupEmptyKey = 1;
+
+static_assert(sizeof(VcpuContext) <= kPollOffset, "context must fit below the poll page");
+static_assert(offsetof(VcpuContext, gpr) == 0);
+static_assert(offsetof(VcpuContext, rflags) % 8 == 0);
+static_assert(offsetof(VcpuContext, guest_fx) % 16 == 0);
+
+}  // namespace bt86

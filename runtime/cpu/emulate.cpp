@@ -1,0 +1,300 @@
+// The C++ emulator behind callouts: instructions that must not run natively
+// (port I/O, HLT, CPUID, PUSHF/POPF with the virtual IF, ENTER, BCD
+// arithmetic, which is invalid in 64-bit mode). Semantics follow the Intel
+// SDM Vol. 2 pseudo-code of each instruction. The guest state is in the
+// context: registers as saved by the exit stub, flags as a host RFLAGS image.
+#include <fmt/core.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "runtime/cpu/cpuid_model.h"
+#include "runtime/devices/debug_exit.h"
+#include "runtime/vcpu.h"
+
+namespace bt86 {
+namespace {
+
+constexpr uint64_t kCf = 1u << 0, kPf = 1u << 2, kAf = 1u << 4, kZf = 1u << 6, kSf = 1u << 7,
+                   kDf = 1u << 10;
+
+uint32_t ReadReg(const VcpuContext& c, ZydisRegister r) {
+  const int id = ZydisRegisterGetId(r);
+  switch (ZydisRegisterGetClass(r)) {
+    case ZYDIS_REGCLASS_GPR8:
+      return id < 4 ? c.gpr[id] & 0xFF : (c.gpr[id - 4] >> 8) & 0xFF;
+    case ZYDIS_REGCLASS_GPR16:
+      return c.gpr[id] & 0xFFFF;
+    default:
+      return c.gpr[id];
+  }
+}
+
+void WriteReg(VcpuContext& c, ZydisRegister r, uint32_t v) {
+  const int id = ZydisRegisterGetId(r);
+  switch (ZydisRegisterGetClass(r)) {
+    case ZYDIS_REGCLASS_GPR8:
+      if (id < 4) {
+        c.gpr[id] = (c.gpr[id] & ~0xFFu) | (v & 0xFF);
+      } else {
+        c.gpr[id - 4] = (c.gpr[id - 4] & ~0xFF00u) | ((v & 0xFF) << 8);
+      }
+      break;
+    case ZYDIS_REGCLASS_GPR16:
+      c.gpr[id] = (c.gpr[id] & ~0xFFFFu) | (v & 0xFFFF);
+      break;
+    default:
+      c.gpr[id] = v;
+      break;
+  }
+}
+
+void SetFlag(VcpuContext& c, uint64_t flag, bool on) {
+  c.rflags = on ? (c.rflags | flag) : (c.rflags & ~flag);
+}
+
+// SF, ZF and PF of an 8-bit result.
+void SetResultFlags8(VcpuContext& c, uint8_t v) {
+  SetFlag(c, kSf, v & 0x80);
+  SetFlag(c, kZf, v == 0);
+  SetFlag(c, kPf, (__builtin_popcount(v) & 1) == 0);
+}
+
+uint8_t Al(const VcpuContext& c) {
+  return c.gpr[kEax] & 0xFF;
+}
+uint8_t Ah(const VcpuContext& c) {
+  return (c.gpr[kEax] >> 8) & 0xFF;
+}
+void SetAx(VcpuContext& c, uint16_t ax) {
+  c.gpr[kEax] = (c.gpr[kEax] & ~0xFFFFu) | ax;
+}
+
+}  // namespace
+
+Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
+  DecodedInsn d;
+  // Decode from the whole 15-byte copy: Zydis 4.0 asserts on some buffers
+  // that end exactly at the instruction's end (seen with 9C, pushfd).
+  if (!translator_->decoder().Decode(site.bytes, sizeof(site.bytes), site.eip, &d)) {
+    return StopWith(RunResult::Kind::kGuestFault, "internal error: callout site does not decode");
+  }
+  VcpuContext& c = *ctx_;
+  const ZydisMnemonic m = d.insn.mnemonic;
+  stats_->callouts[ZydisMnemonicGetString(m)]++;
+  const uint32_t next_eip = site.eip + site.length;
+  const bool df = c.rflags & kDf;
+  auto memory_fault = [&](uint32_t addr) {
+    return StopWith(
+        RunResult::Kind::kGuestFault,
+        fmt::format("guest fault: access to guest address {:08x} outside RAM by {}\n{}", addr,
+                    DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
+  };
+  auto exit_if_requested = [&]() -> Next {
+    if (auto v = debug_exit_->requested_value()) {
+      result_.exit_value = *v;
+      return StopWith(RunResult::Kind::kExitPort, "");
+    }
+    return Next::kContinue;
+  };
+
+  switch (m) {
+    case ZYDIS_MNEMONIC_IN: {
+      const int size = d.ops[0].size / 8;
+      const uint16_t port = d.ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
+                                ? uint16_t(d.ops[1].imm.value.u)
+                                : uint16_t(c.gpr[kEdx]);
+      WriteReg(c, d.ops[0].reg.value, io_->In(port, size));
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    case ZYDIS_MNEMONIC_OUT: {
+      const int size = d.ops[1].size / 8;
+      const uint16_t port = d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
+                                ? uint16_t(d.ops[0].imm.value.u)
+                                : uint16_t(c.gpr[kEdx]);
+      io_->Out(port, size, ReadReg(c, d.ops[1].reg.value));
+      c.eip = next_eip;
+      return exit_if_requested();
+    }
+    case ZYDIS_MNEMONIC_INSB:
+    case ZYDIS_MNEMONIC_INSW:
+    case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB:
+    case ZYDIS_MNEMONIC_OUTSW:
+    case ZYDIS_MNEMONIC_OUTSD: {
+      const bool is_in =
+          m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_INSD;
+      const int size = d.insn.operand_width / 8;
+      const bool rep = d.insn.attributes &
+                       (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
+      const uint16_t port = uint16_t(c.gpr[kEdx]);
+      const int32_t step = df ? -size : size;
+      while (!rep || c.gpr[kEcx] != 0) {
+        if (is_in) {
+          const uint32_t v = io_->In(port, size);
+          if (!WriteLinear(c.gpr[kEdi], &v, size)) return memory_fault(c.gpr[kEdi]);
+          c.gpr[kEdi] += step;
+        } else {
+          uint32_t v = 0;
+          if (!ReadLinear(c.gpr[kEsi], &v, size)) return memory_fault(c.gpr[kEsi]);
+          io_->Out(port, size, v);
+          c.gpr[kEsi] += step;
+        }
+        if (!rep) break;
+        c.gpr[kEcx]--;
+        if (!is_in && debug_exit_->requested_value()) break;
+      }
+      c.eip = next_eip;
+      return exit_if_requested();
+    }
+    case ZYDIS_MNEMONIC_HLT:
+      c.eip = next_eip;
+      return Halt();
+    case ZYDIS_MNEMONIC_CPUID: {
+      const CpuidResult r = GuestCpuid(c.gpr[kEax], c.gpr[kEcx]);
+      c.gpr[kEax] = r.eax;
+      c.gpr[kEbx] = r.ebx;
+      c.gpr[kEcx] = r.ecx;
+      c.gpr[kEdx] = r.edx;
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    case ZYDIS_MNEMONIC_PUSHF:
+    case ZYDIS_MNEMONIC_PUSHFD: {
+      const uint32_t size = d.insn.operand_width / 8;
+      const uint32_t image = ReadEflags() & ~0x30000u;  // VM and RF read as 0 in the image
+      const uint32_t sp = c.gpr[kEsp] - size;
+      if (!WriteLinear(sp, &image, size)) return memory_fault(sp);
+      c.gpr[kEsp] = sp;
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    case ZYDIS_MNEMONIC_POPF:
+    case ZYDIS_MNEMONIC_POPFD: {
+      const uint32_t size = d.insn.operand_width / 8;
+      uint32_t v = 0;
+      if (!ReadLinear(c.gpr[kEsp], &v, size)) return memory_fault(c.gpr[kEsp]);
+      if (size == 2) v = (ReadEflags() & 0xFFFF0000u) | (v & 0xFFFF);
+      WriteEflags(v);
+      c.gpr[kEsp] += size;
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    case ZYDIS_MNEMONIC_ENTER: {
+      // SDM ENTER with a 32-bit stack: push ebp, copy `level - 1` frame
+      // pointers, push the new frame pointer, reserve `alloc` bytes.
+      const uint32_t size = d.insn.operand_width / 8;
+      const uint32_t alloc = uint32_t(d.ops[0].imm.value.u) & 0xFFFF;
+      const uint32_t level = uint32_t(d.ops[1].imm.value.u) % 32;
+      uint32_t sp = c.gpr[kEsp] - size;
+      uint32_t bp = c.gpr[kEbp];
+      if (!WriteLinear(sp, &bp, size)) return memory_fault(sp);
+      const uint32_t frame = sp;
+      for (uint32_t i = 1; i < level; ++i) {
+        bp -= size;
+        uint32_t v = 0;
+        if (!ReadLinear(bp, &v, size)) return memory_fault(bp);
+        sp -= size;
+        if (!WriteLinear(sp, &v, size)) return memory_fault(sp);
+      }
+      if (level > 0) {
+        sp -= size;
+        if (!WriteLinear(sp, &frame, size)) return memory_fault(sp);
+      }
+      if (size == 2) {
+        c.gpr[kEbp] = (c.gpr[kEbp] & ~0xFFFFu) | (frame & 0xFFFF);
+      } else {
+        c.gpr[kEbp] = frame;
+      }
+      c.gpr[kEsp] = sp - alloc;
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    case ZYDIS_MNEMONIC_AAA:
+    case ZYDIS_MNEMONIC_AAS: {
+      const uint16_t ax = c.gpr[kEax] & 0xFFFF;
+      if ((Al(c) & 0x0F) > 9 || (c.rflags & kAf)) {
+        const uint16_t adjusted =
+            m == ZYDIS_MNEMONIC_AAA ? uint16_t(ax + 0x106) : uint16_t(ax - 6 - 0x100);
+        SetAx(c, adjusted & 0xFF0F);
+        SetFlag(c, kAf, true);
+        SetFlag(c, kCf, true);
+      } else {
+        SetAx(c, ax & 0xFF0F);
+        SetFlag(c, kAf, false);
+        SetFlag(c, kCf, false);
+      }
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    case ZYDIS_MNEMONIC_DAA:
+    case ZYDIS_MNEMONIC_DAS: {
+      const bool add = m == ZYDIS_MNEMONIC_DAA;
+      const uint8_t old_al = Al(c);
+      const bool old_cf = c.rflags & kCf;
+      uint8_t al = old_al;
+      bool cf = false;
+      if ((al & 0x0F) > 9 || (c.rflags & kAf)) {
+        cf = old_cf || (add ? al > 0xF9 : al < 6);
+        al = add ? uint8_t(al + 6) : uint8_t(al - 6);
+        SetFlag(c, kAf, true);
+      } else {
+        SetFlag(c, kAf, false);
+      }
+      if (old_al > 0x99 || old_cf) {
+        al = add ? uint8_t(al + 0x60) : uint8_t(al - 0x60);
+        cf = true;
+      } else if (add) {
+        cf = false;
+      }
+      SetFlag(c, kCf, cf);
+      c.gpr[kEax] = (c.gpr[kEax] & ~0xFFu) | al;
+      SetResultFlags8(c, al);
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    case ZYDIS_MNEMONIC_AAM: {
+      const uint8_t base = uint8_t(d.ops[0].imm.value.u);
+      if (base == 0) {
+        return StopWith(
+            RunResult::Kind::kGuestFault,
+            fmt::format("guest fault #DE (vector 0) at eip={:08x}: {}\n{}", site.eip,
+                        DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
+      }
+      const uint8_t al = Al(c);
+      SetAx(c, uint16_t(((al / base) << 8) | (al % base)));
+      SetResultFlags8(c, al % base);
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    case ZYDIS_MNEMONIC_AAD: {
+      const uint8_t base = uint8_t(d.ops[0].imm.value.u);
+      const uint8_t al = uint8_t(Al(c) + Ah(c) * base);
+      SetAx(c, al);
+      SetResultFlags8(c, al);
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
+    default:
+      stats_->callouts[ZydisMnemonicGetString(m)]--;
+      return StopWith(
+          RunResult::Kind::kUnsupported,
+          fmt::format("unsupported instruction at eip={:08x}: {} (system "
+                      "instructions arrive with the shadow CPU)\n{}",
+                      site.eip, DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
+  }
+}
+
+Vcpu::Next Vcpu::Halt() {
+  if (!ctx_->virtual_if) {
+    return StopWith(RunResult::Kind::kHalted, "");
+  }
+  // Interrupts enabled: sleep until a device event or a stop request. No
+  // device raises interrupts yet, so only a stop (timeout) wakes us.
+  std::unique_lock<std::mutex> lock(wake_mutex_);
+  wake_.wait(lock, [&] { return stop_requested_.load(); });
+  return Next::kContinue;
+}
+
+}  // namespace bt86

@@ -1,0 +1,326 @@
+// The run loop (vcpu.h).
+#include "runtime/vcpu.h"
+
+#include <fmt/core.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+
+#include "runtime/devices/debug_exit.h"
+#include "runtime/host_gs_base.h"
+#include "runtime/host_signals.h"
+#include "translator/block_listing.h"
+
+namespace bt86 {
+
+namespace {
+
+constexpr uint32_t kArithmeticFlags = 0x0CD5;  // CF PF AF ZF SF DF OF
+constexpr uint32_t kEflagsIf = 1u << 9;
+
+// FNINIT / power-on x87 and SSE state in FXSAVE layout: FCW 0x037F, all
+// registers empty (abridged tag 0), MXCSR 0x1F80.
+void ResetFxState(uint8_t* fx) {
+  std::memset(fx, 0, 512);
+  const uint16_t fcw = 0x037F;
+  const uint32_t mxcsr = 0x1F80, mxcsr_mask = 0xFFFF;
+  std::memcpy(fx + 0, &fcw, 2);
+  std::memcpy(fx + 24, &mxcsr, 4);
+  std::memcpy(fx + 28, &mxcsr_mask, 4);
+}
+
+}  // namespace
+
+Vcpu::Vcpu(GuestMemory* memory, IoBus* io, DebugExit* debug_exit, const Config& config,
+           Stats* stats)
+    : memory_(memory), io_(io), debug_exit_(debug_exit), config_(config), stats_(stats) {}
+
+Vcpu::~Vcpu() {
+  DetachSignalHandling();
+  if (area_) munmap(area_, kVcpuAreaBytes);
+}
+
+Status Vcpu::Init() {
+  void* area =
+      mmap(nullptr, kVcpuAreaBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (area == MAP_FAILED) {
+    return Status::Error(ExitStatus::kInternal,
+                         fmt::format("vCPU area mmap: {}", std::strerror(errno)));
+  }
+  area_ = static_cast<uint8_t*>(area);
+  ctx_ = new (area_) VcpuContext();
+  ctx_->window_base = uint64_t(uintptr_t(memory_->window()));
+  ctx_->rflags = 0x2;
+  ResetFxState(ctx_->guest_fx);
+
+  BT86_RETURN_IF_ERROR(CodeCache::Create(config_.code_cache_bytes, stats_, &cache_));
+  BT86_RETURN_IF_ERROR(EmitHostStubs(cache_.get(), &stubs_));
+  cache_->SetLookupTable(reinterpret_cast<uint64_t*>(area_ + kLookupKeysOffset),
+                         reinterpret_cast<uint64_t*>(area_ + kLookupTargetsOffset));
+  cache_->ClearLookup();
+  TranslatorOptions options;
+  options.max_block_insns = config_.max_block_instructions;
+  options.inline_lookup = config_.inline_lookup;
+  translator_ = std::make_unique<Translator>(cache_.get(), stubs_, options, stats_);
+  return Status::Ok();
+}
+
+uint32_t Vcpu::ReadEflags() const {
+  return (uint32_t(ctx_->rflags) & kArithmeticFlags) | (ctx_->virtual_if ? kEflagsIf : 0) |
+         system_eflags_ | 0x2;
+}
+
+void Vcpu::WriteEflags(uint32_t value) {
+  ctx_->rflags = (ctx_->rflags & ~uint64_t(kArithmeticFlags)) | (value & kArithmeticFlags);
+  ctx_->virtual_if = (value & kEflagsIf) ? 1 : 0;
+  // AC, ID, NT and IOPL are kept virtual; VM, RF, VIF, VIP stay clear in
+  // protected mode without V86 (issue: shadow CPU).
+  system_eflags_ = value & (0x3000 | 0x4000 | 0x40000 | 0x200000);
+}
+
+size_t Vcpu::ReadCode(uint32_t eip, uint8_t* out, size_t len) {
+  if (!memory_->Contains(eip, 1)) return 0;
+  const size_t avail = std::min<uint64_t>(len, memory_->ram_bytes() - eip);
+  std::memcpy(out, memory_->ram() + eip, avail);
+  return avail;
+}
+
+bool Vcpu::ReadLinear(uint32_t addr, void* out, size_t len) {
+  if (!memory_->Contains(addr, len)) return false;
+  std::memcpy(out, memory_->ram() + addr, len);
+  return true;
+}
+
+bool Vcpu::WriteLinear(uint32_t addr, const void* in, size_t len) {
+  if (!memory_->Contains(addr, len)) return false;
+  for (uint32_t page = addr / kPageSize; page <= (addr + len - 1) / kPageSize; ++page) {
+    if (memory_->IsCodePage(page)) {
+      cache_->InvalidatePage(page);
+      memory_->UnprotectCodePage(page);
+      stats_->smc_writes++;
+    }
+  }
+  std::memcpy(memory_->ram() + addr, in, len);
+  return true;
+}
+
+void Vcpu::ProtectCode(const Block* block) {
+  for (uint32_t page = block->first_page; page <= block->last_page; ++page) {
+    if (!memory_->IsCodePage(page) && memory_->Contains(uint64_t(page) * kPageSize, kPageSize)) {
+      memory_->ProtectCodePage(page);
+    }
+  }
+}
+
+Block* Vcpu::FindOrTranslate(uint32_t eip) {
+  const BlockKey key{eip, eip / kPageSize, 0};
+  if (Block* b = cache_->Find(key)) {
+    stats_->lookup_hits++;
+    return b;
+  }
+  stats_->lookup_misses++;
+  Block* b = translator_->Translate(key, *this, false);
+  ProtectCode(b);
+  return b;
+}
+
+void Vcpu::RequestStop() {
+  stop_requested_.store(true);
+  mprotect(area_ + kPollOffset, kPageSize, PROT_NONE);
+  std::lock_guard<std::mutex> lock(wake_mutex_);
+  wake_.notify_all();
+}
+
+Vcpu::Next Vcpu::HandleStopRequest() {
+  return StopWith(RunResult::Kind::kTimeout, fmt::format("timeout after {} s at eip={:08x}",
+                                                         config_.timeout_seconds, ctx_->eip));
+}
+
+Vcpu::Next Vcpu::StopWith(RunResult::Kind kind, std::string report) {
+  result_.kind = kind;
+  result_.report = std::move(report);
+  return Next::kStop;
+}
+
+RunResult Vcpu::Run() {
+  Status st = AttachSignalHandling(ctx_, cache_.get(), stubs_.save_state);
+  if (st.ok()) st = SetThreadGsBase(ctx_->window_base);
+  if (!st.ok()) return {RunResult::Kind::kGuestFault, 0, "internal error: " + st.message()};
+  result_ = RunResult();
+  Block* next = nullptr;
+  for (;;) {
+    if (stop_requested_.load()) {
+      HandleStopRequest();
+      break;
+    }
+    if (next == nullptr) next = FindOrTranslate(ctx_->eip);
+    Block* running = next;
+    next = nullptr;
+    const uint64_t generation = cache_->generation();
+    ctx_->exit_reason = ExitReason::kNone;
+    stubs_.enter(ctx_, running->code);
+    Next n = Next::kContinue;
+    switch (ctx_->exit_reason) {
+      case ExitReason::kBranch:
+        stats_->exits_branch++;
+        n = HandleBranchExit(&next);
+        break;
+      case ExitReason::kIndirect:
+        stats_->exits_indirect++;
+        next = FindOrTranslate(ctx_->eip);
+        if (config_.inline_lookup) cache_->FillLookup(next);
+        break;
+      case ExitReason::kCallout:
+        stats_->exits_callout++;
+        n = HandleCalloutExit(*reinterpret_cast<const CalloutSite*>(ctx_->exit_block));
+        break;
+      case ExitReason::kSignal:
+        stats_->exits_signal++;
+        n = HandleSignalExit(&next);
+        break;
+      default:
+        n = StopWith(RunResult::Kind::kGuestFault, "internal error: exit without a reason");
+        break;
+    }
+    if (cache_->generation() == generation && running->transient) cache_->Invalidate(running);
+    if (n == Next::kStop) break;
+  }
+  DetachSignalHandling();
+  return result_;
+}
+
+Vcpu::Next Vcpu::HandleBranchExit(Block** next_block) {
+  ExitSlot* slot = reinterpret_cast<ExitSlot*>(ctx_->exit_block);
+  Block* owner = slot->owner;
+  ctx_->eip = slot->target_eip;
+  const uint64_t generation = cache_->generation();
+  Block* target = FindOrTranslate(ctx_->eip);
+  if (config_.chaining && cache_->generation() == generation && owner->valid && !owner->transient &&
+      target->valid && slot->chained_to == nullptr) {
+    cache_->Chain(slot, target);
+  }
+  *next_block = target;
+  return Next::kContinue;
+}
+
+Vcpu::Next Vcpu::HandleCalloutExit(const CalloutSite& site) {
+  ctx_->eip = site.eip;
+  switch (site.kind) {
+    case CalloutKind::kEmulate:
+      return Emulate(site);
+    case CalloutKind::kInvalidOpcode:
+      return StopWith(RunResult::Kind::kGuestFault,
+                      fmt::format("guest fault #UD (vector 6): invalid opcode at eip={:08x}: "
+                                  "bytes {:02x} {:02x} {:02x} {:02x}\n{}",
+                                  site.eip, site.bytes[0], site.bytes[1], site.bytes[2],
+                                  site.bytes[3], DumpRegisters()));
+    case CalloutKind::kFetchFault:
+      return StopWith(RunResult::Kind::kGuestFault,
+                      fmt::format("guest fault: instruction fetch outside guest RAM at "
+                                  "eip={:08x} (RAM is {} bytes)\n{}",
+                                  site.eip, memory_->ram_bytes(), DumpRegisters()));
+    case CalloutKind::kUnsupported:
+    default:
+      return StopWith(
+          RunResult::Kind::kUnsupported,
+          fmt::format("unsupported instruction at eip={:08x}: {}\n{}", site.eip,
+                      DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
+  }
+}
+
+Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
+  Block* block = cache_->FindByHostAddress(ctx_->fault_rip);
+  const InsnRecord* insn =
+      block ? block->InsnAt(uint32_t(ctx_->fault_rip - uintptr_t(block->code))) : nullptr;
+  if (insn == nullptr || ctx_->fault_rip >= uintptr_t(block->code) + block->body_size) {
+    return StopWith(RunResult::Kind::kGuestFault,
+                    fmt::format("internal error: host signal {} at {:#x} outside any block body",
+                                ctx_->fault_signo, ctx_->fault_rip));
+  }
+  ctx_->eip = insn->eip;  // precise: the guest state is the one before this instruction
+  const uintptr_t addr = uintptr_t(ctx_->fault_addr);
+  const uintptr_t poll = uintptr_t(area_ + kPollOffset);
+  if (ctx_->fault_signo == SIGSEGV && addr >= poll && addr < poll + kPageSize) {
+    stats_->poll_stops++;
+    return Next::kContinue;  // the loop top sees the stop request
+  }
+  const uintptr_t window = uintptr_t(memory_->window());
+  uint8_t bytes[16] = {};
+  ReadLinear(insn->eip, bytes, std::min<size_t>(insn->length, 15));
+  const std::string where =
+      fmt::format("at eip={:08x}: {}", insn->eip, DescribeInsn(insn->eip, bytes, insn->length));
+  if (ctx_->fault_signo == SIGSEGV && addr >= window && addr - window < (1ull << 32)) {
+    const uint32_t guest_addr = uint32_t(addr - window);
+    const uint32_t page = guest_addr / kPageSize;
+    const bool write = (ctx_->fault_code & 2) != 0;
+    if (write && memory_->IsCodePage(page)) {
+      // Self-modifying code: drop the page's translations, let the write
+      // through, and run the writing instruction once from a transient block
+      // (translating it normally would protect the page again).
+      stats_->smc_writes++;
+      cache_->InvalidatePage(page);
+      memory_->UnprotectCodePage(page);
+      *next_block = translator_->Translate({insn->eip, insn->eip / kPageSize, 0}, *this, true);
+      return Next::kContinue;
+    }
+    return StopWith(RunResult::Kind::kGuestFault,
+                    fmt::format("guest fault: {} of guest address {:08x} outside RAM ({} bytes) "
+                                "{}\n{}",
+                                write ? "write" : "read", guest_addr, memory_->ram_bytes(), where,
+                                DumpRegisters()));
+  }
+  switch (ctx_->fault_signo) {
+    case SIGFPE:
+      if (ctx_->fault_code == FPE_INTDIV || ctx_->fault_code == FPE_INTOVF) {
+        return StopWith(RunResult::Kind::kGuestFault,
+                        fmt::format("guest fault #DE (vector 0) {}\n{}", where, DumpRegisters()));
+      }
+      return StopWith(RunResult::Kind::kGuestFault,
+                      fmt::format("guest fault #MF/#XM (floating point, si_code {}) {}\n{}",
+                                  ctx_->fault_code, where, DumpRegisters()));
+    case SIGSEGV:
+      return StopWith(RunResult::Kind::kGuestFault,
+                      fmt::format("guest fault #GP(0) (vector 13) {}\n{}", where, DumpRegisters()));
+    case SIGBUS:
+      return StopWith(
+          RunResult::Kind::kGuestFault,
+          fmt::format("guest fault #AC/#GP (bus error) {}\n{}", where, DumpRegisters()));
+    default:
+      return StopWith(RunResult::Kind::kGuestFault,
+                      fmt::format("guest fault: host signal {} {}\n{}", ctx_->fault_signo, where,
+                                  DumpRegisters()));
+  }
+}
+
+std::string Vcpu::ExplainBlock(uint32_t eip) {
+  return FormatBlockListing(*FindOrTranslate(eip), translator_->decoder(), *this);
+}
+
+std::string Vcpu::DescribeInsn(uint32_t eip, const uint8_t* bytes, size_t len) {
+  std::string hex;
+  for (size_t i = 0; i < len; ++i) hex += fmt::format("{}{:02x}", i ? " " : "", bytes[i]);
+  // Decode from a 15-byte padded copy (see Emulate: Zydis 4.0 asserts on
+  // some buffers that end exactly at the instruction's end).
+  uint8_t padded[ZYDIS_MAX_INSTRUCTION_LENGTH] = {};
+  std::memcpy(padded, bytes, std::min<size_t>(len, sizeof(padded)));
+  DecodedInsn d;
+  if (len == 0 || !translator_->decoder().Decode(padded, sizeof(padded), eip, &d)) {
+    return fmt::format("(undecodable) [{}]", hex);
+  }
+  return fmt::format("{} [{}]", translator_->decoder().Format(d), hex);
+}
+
+std::string Vcpu::DumpRegisters() const {
+  const uint32_t* g = ctx_->gpr;
+  return fmt::format(
+      "  eax={:08x} ecx={:08x} edx={:08x} ebx={:08x}\n"
+      "  esp={:08x} ebp={:08x} esi={:08x} edi={:08x}\n"
+      "  eip={:08x} eflags={:08x}",
+      g[kEax], g[kEcx], g[kEdx], g[kEbx], g[kEsp], g[kEbp], g[kEsi], g[kEdi], ctx_->eip,
+      ReadEflags());
+}
+
+}  // namespace bt86

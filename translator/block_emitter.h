@@ -1,0 +1,89 @@
+// Emission of one block's host code (phase: Emit...). One BlockEmitter per
+// block; its methods are split by family over emit_*.cpp.
+//
+// Invariants every Emit* method keeps (precise state, DESIGN.md):
+//   - the host instruction that can fault for a guest instruction comes
+//     before any change to guest registers, so a fault leaves the guest state
+//     exactly as it was at the start of that instruction;
+//   - glue code never changes host flags (mov, lea, movzx, jrcxz only), since
+//     host RFLAGS hold the guest's flags;
+//   - temporaries: r8 effective address, r9 segment base / saved rcx,
+//     r10 data and indirect target, r11 lookup slot.
+#pragma once
+
+#include <asmjit/x86.h>
+
+#include <vector>
+
+#include "translator/block.h"
+#include "translator/host_stubs.h"
+#include "translator/translator.h"
+
+namespace bt86 {
+
+class BlockEmitter {
+ public:
+  BlockEmitter(asmjit::x86::Assembler& a, Block* block, const HostStubs& stubs,
+               const TranslatorOptions& options, uint64_t base)
+      : a_(a), block_(block), stubs_(stubs), options_(options), base_(base) {}
+
+  /// Emits the block-entry poll (faults when the runtime wants control back).
+  void EmitEntryPoll();
+  /// Emits one guest instruction. Returns false if it turned out unsupported
+  /// (then a callout naming it was emitted instead).
+  void EmitInsn(const ScannedInsn& s);
+  /// Emits a direct exit to `target` (the block's fall-through end).
+  void EmitFallthroughExit(uint32_t target);
+  /// Emits the stubs of all direct exits. Call once, after the body.
+  void EmitExitStubs();
+
+ private:
+  // emit_ident.cpp
+  void EmitIdent(const DecodedInsn& d);
+  void EmitIdentWithAddressInR8(const DecodedInsn& d, const ZydisDecodedOperand& m);
+  void EmitLegacyPrefixes(const DecodedInsn& d);
+  void EmitIncDecShort(const DecodedInsn& d);
+  // emit_memory.cpp
+  bool IsSimpleAddress(const DecodedInsn& d, const ZydisDecodedOperand& m) const;
+  void EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOperand& m, int32_t extra_disp);
+  asmjit::x86::Mem GuestMem(const DecodedInsn& d, const ZydisDecodedOperand& m, uint32_t size,
+                            int32_t extra_disp = 0);
+  asmjit::x86::Mem StackMem(int32_t disp, uint32_t size);
+  // emit_stack.cpp
+  void EmitPush(const DecodedInsn& d);
+  void EmitPop(const DecodedInsn& d);
+  void EmitPusha(const DecodedInsn& d);
+  void EmitPopa(const DecodedInsn& d);
+  void EmitLeave(const DecodedInsn& d);
+  void EmitLoadOperand(const DecodedInsn& d, const ZydisDecodedOperand& op,
+                       const asmjit::x86::Gp& dst);
+  // emit_control.cpp
+  void EmitCall(const DecodedInsn& d, InsnKind kind);
+  void EmitRet(const DecodedInsn& d);
+  void EmitJcc(const DecodedInsn& d);
+  void EmitJcxzOrLoop(const DecodedInsn& d);
+  void EmitDirectJump(uint32_t target);
+  void EmitIndirectJumpR10();
+  void EmitJmpAbsolute(const uint8_t* target);
+  uint32_t BranchTarget(const DecodedInsn& d) const;
+  // emit_misc.cpp
+  void EmitString(const DecodedInsn& d);
+  void EmitXlat(const DecodedInsn& d);
+  void EmitSalc();
+  void EmitCallout(const DecodedInsn& d, uint8_t length, CalloutKind kind);
+
+  asmjit::x86::Assembler& a_;
+  Block* block_;
+  const HostStubs& stubs_;
+  const TranslatorOptions& options_;
+  uint64_t base_;  ///< Executable address of the block's first byte.
+  size_t next_exit_ = 0;
+  size_t next_callout_ = 0;
+  std::vector<asmjit::Label> exit_labels_;
+};
+
+/// Number of direct exits and callout sites a scanned block needs.
+void CountBlockExits(const std::vector<ScannedInsn>& insns, bool falls_through, size_t* exits,
+                     size_t* callouts);
+
+}  // namespace bt86

@@ -1,0 +1,18 @@
+// `bt86 explain`: a translated block listed guest instruction by guest
+// instruction, each beside the host code emitted for it, with its kind
+// (ident, rewritten, callout) and the block's exits. Golden tests compare
+// this listing.
+#pragma once
+
+#include <string>
+
+#include "translator/block.h"
+#include "translator/decoder.h"
+#include "translator/translator.h"
+
+namespace bt86 {
+
+/// The listing of `block`; guest bytes are read again through `reader`.
+std::string FormatBlockListing(const Block& block, const Decoder& decoder, GuestCodeReader& reader);
+
+}  // namespace bt86

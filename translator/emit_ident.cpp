@@ -1,0 +1,115 @@
+// IDENT instructions: the guest's own bytes, re-emitted with three fixes
+// that make the 64-bit encoding mean what the 32-bit one meant:
+//   - guest segment prefixes and 0x67 are dropped; a memory operand gets
+//     65 67 (gs:, 32-bit address) so it can only reach the guest window;
+//   - ModRM mod=00 rm=101 (disp32) is RIP-relative in 64-bit mode: it is
+//     rewritten to the SIB form 04 25 disp32 (no base, no index);
+//   - 0x82 (an alias of 0x80) is invalid in 64-bit mode: it becomes 0x80.
+// Addresses that need more (fs:/gs: bases, 16-bit addressing) are computed
+// into r8d and the operand becomes [r8] with a REX.B prefix.
+#include <cassert>
+
+#include "translator/block_emitter.h"
+
+namespace bt86 {
+
+using namespace asmjit;
+
+namespace {
+
+bool IsSegmentPrefix(uint8_t b) {
+  return b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65;
+}
+
+bool HasModrm(const DecodedInsn& d) {
+  return (d.insn.attributes & ZYDIS_ATTRIB_HAS_MODRM) != 0;
+}
+
+}  // namespace
+
+void BlockEmitter::EmitLegacyPrefixes(const DecodedInsn& d) {
+  for (int i = 0; i < d.insn.raw.prefix_count; ++i) {
+    uint8_t b = d.bytes[i];
+    if (IsSegmentPrefix(b) || b == 0x67) continue;
+    a_.db(b);
+  }
+}
+
+void BlockEmitter::EmitIdent(const DecodedInsn& d) {
+  const ZydisDecodedOperand* mem = d.MemoryOperand();
+  const bool is_lea = d.insn.mnemonic == ZYDIS_MNEMONIC_LEA;
+  if (is_lea && d.insn.address_width == 16) {
+    // 16-bit addressing has no 64-bit encoding: compute, then move.
+    EmitAddressToR8(d, d.ops[1], 0);
+    if (d.ops[0].size == 16) {
+      a_.mov(x86::gpw(ZydisRegisterGetId(d.ops[0].reg.value)), x86::r8w);
+    } else {
+      a_.mov(x86::gpd(ZydisRegisterGetId(d.ops[0].reg.value)), x86::r8d);
+    }
+    return;
+  }
+  if (mem && !IsSimpleAddress(d, *mem)) {
+    EmitIdentWithAddressInR8(d, *mem);
+    return;
+  }
+  EmitLegacyPrefixes(d);
+  if (mem) {
+    a_.db(0x65);
+    a_.db(0x67);
+  }
+  const uint8_t opcode_start = d.insn.raw.prefix_count;
+  const uint8_t modrm_at = HasModrm(d) ? d.insn.raw.modrm.offset : d.insn.length;
+  for (uint8_t i = opcode_start; i < modrm_at; ++i) {
+    uint8_t b = d.bytes[i];
+    if (i == opcode_start && b == 0x82) b = 0x80;
+    a_.db(b);
+  }
+  if (modrm_at == d.insn.length) return;
+  const uint8_t modrm = d.bytes[modrm_at];
+  if ((modrm & 0xC7) == 0x05) {
+    a_.db((modrm & 0xF8) | 0x04);  // rm=100: SIB follows
+    a_.db(0x25);                   // SIB: no index, no base (mod=00): disp32
+    a_.embed(d.bytes + modrm_at + 1, d.insn.length - modrm_at - 1);
+  } else {
+    a_.embed(d.bytes + modrm_at, d.insn.length - modrm_at);
+  }
+}
+
+void BlockEmitter::EmitIdentWithAddressInR8(const DecodedInsn& d, const ZydisDecodedOperand& m) {
+  assert(!d.UsesHighByteRegister());  // ScanBlock refuses those (REX makes AH..BH SPL..DIL)
+  EmitAddressToR8(d, m, 0);
+  EmitLegacyPrefixes(d);
+  a_.db(0x65);
+  a_.db(0x67);
+  a_.db(0x41);  // REX.B: ModRM rm=000 names r8
+  const uint8_t opcode_start = d.insn.raw.prefix_count;
+  const uint8_t op = d.bytes[opcode_start];
+  if (!HasModrm(d)) {
+    // moffs forms A0-A3 become 8A/8B/88/89 with [r8].
+    static const uint8_t kModrmForm[] = {0x8A, 0x8B, 0x88, 0x89};
+    assert(op >= 0xA0 && op <= 0xA3);
+    a_.db(kModrmForm[op - 0xA0]);
+    a_.db(0x00);
+    return;
+  }
+  const uint8_t modrm_at = d.insn.raw.modrm.offset;
+  for (uint8_t i = opcode_start; i < modrm_at; ++i) {
+    a_.db(i == opcode_start && d.bytes[i] == 0x82 ? 0x80 : d.bytes[i]);
+  }
+  a_.db(d.bytes[modrm_at] & 0x38);  // mod=00, reg kept, rm=000
+  // Immediates follow the displacement; they are the instruction's tail.
+  uint8_t tail = d.insn.length;
+  for (int i = 0; i < 2; ++i) {
+    if (d.insn.raw.imm[i].size && d.insn.raw.imm[i].offset < tail) tail = d.insn.raw.imm[i].offset;
+  }
+  a_.embed(d.bytes + tail, d.insn.length - tail);
+}
+
+void BlockEmitter::EmitIncDecShort(const DecodedInsn& d) {
+  EmitLegacyPrefixes(d);  // keeps 0x66 for the 16-bit forms
+  const uint8_t op = d.opcode_byte();
+  a_.db(0xFF);
+  a_.db((op < 0x48 ? 0xC0 : 0xC8) | (op & 7));
+}
+
+}  // namespace bt86

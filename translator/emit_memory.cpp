@@ -1,0 +1,98 @@
+// Guest memory operands for rewritten instructions: gs:[32-bit EA], with
+// asmjit adding the 0x67 prefix so the address wraps at 4 GiB as the guest's
+// does. Addresses asmjit cannot express directly (16-bit addressing, fs:/gs:
+// overrides that need the guest segment base added) are computed into r8d.
+#include <cstddef>
+
+#include "translator/block_emitter.h"
+
+namespace bt86 {
+
+using namespace asmjit;
+
+namespace {
+
+x86::Gp Gpd(ZydisRegister r) {
+  return x86::gpd(ZydisRegisterGetId(r));
+}
+
+bool NeedsSegmentBase(ZydisRegister seg) {
+  return seg == ZYDIS_REGISTER_FS || seg == ZYDIS_REGISTER_GS;
+}
+
+}  // namespace
+
+bool BlockEmitter::IsSimpleAddress(const DecodedInsn& d, const ZydisDecodedOperand& m) const {
+  return d.insn.address_width == 32 && !NeedsSegmentBase(m.mem.segment);
+}
+
+x86::Mem BlockEmitter::StackMem(int32_t disp, uint32_t size) {
+  x86::Mem mem = x86::ptr(x86::esp, disp, size);
+  mem.setSegment(x86::gs);
+  return mem;
+}
+
+void BlockEmitter::EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOperand& m,
+                                   int32_t extra_disp) {
+  int32_t disp = int32_t(m.mem.disp.value) + extra_disp;
+  if (d.insn.address_width == 32) {
+    bool has_base = m.mem.base != ZYDIS_REGISTER_NONE;
+    bool has_index = m.mem.index != ZYDIS_REGISTER_NONE;
+    uint32_t shift = m.mem.scale == 8 ? 3 : m.mem.scale == 4 ? 2 : m.mem.scale == 2 ? 1 : 0;
+    if (has_base && has_index) {
+      a_.lea(x86::r8d, x86::ptr(Gpd(m.mem.base), Gpd(m.mem.index), shift, disp));
+    } else if (has_base) {
+      a_.lea(x86::r8d, x86::ptr(Gpd(m.mem.base), disp));
+    } else if (has_index) {
+      a_.lea(x86::r8d, x86::ptr(uint64_t(uint32_t(disp)), Gpd(m.mem.index), shift));
+    } else {
+      a_.mov(x86::r8d, uint32_t(disp));
+    }
+  } else {
+    // 16-bit addressing: [bx|bp + si|di + disp16], wrapped to 16 bits.
+    if (m.mem.base != ZYDIS_REGISTER_NONE) {
+      a_.movzx(x86::r8d, x86::gpw(ZydisRegisterGetId(m.mem.base)));
+    } else {
+      a_.mov(x86::r8d, 0);
+    }
+    if (m.mem.index != ZYDIS_REGISTER_NONE) {
+      a_.movzx(x86::r9d, x86::gpw(ZydisRegisterGetId(m.mem.index)));
+      a_.lea(x86::r8d, x86::ptr(x86::r8, x86::r9, 0, disp));
+    } else {
+      a_.lea(x86::r8d, x86::ptr(x86::r8, disp));
+    }
+    a_.movzx(x86::r8d, x86::r8w);
+  }
+  if (NeedsSegmentBase(m.mem.segment)) {
+    int seg = m.mem.segment == ZYDIS_REGISTER_FS ? kFs : kGs;
+    a_.mov(x86::r9d, x86::dword_ptr(x86::r15, int32_t(offsetof(VcpuContext, seg_base) + 4 * seg)));
+    a_.lea(x86::r8d, x86::ptr(x86::r8, x86::r9));
+  }
+}
+
+x86::Mem BlockEmitter::GuestMem(const DecodedInsn& d, const ZydisDecodedOperand& m, uint32_t size,
+                                int32_t extra_disp) {
+  x86::Mem mem;
+  if (!IsSimpleAddress(d, m)) {
+    EmitAddressToR8(d, m, extra_disp);
+    mem = x86::ptr(x86::r8d, 0, size);
+  } else {
+    int32_t disp = int32_t(m.mem.disp.value) + extra_disp;
+    bool has_base = m.mem.base != ZYDIS_REGISTER_NONE;
+    bool has_index = m.mem.index != ZYDIS_REGISTER_NONE;
+    uint32_t shift = m.mem.scale == 8 ? 3 : m.mem.scale == 4 ? 2 : m.mem.scale == 2 ? 1 : 0;
+    if (has_base && has_index) {
+      mem = x86::ptr(Gpd(m.mem.base), Gpd(m.mem.index), shift, disp, size);
+    } else if (has_base) {
+      mem = x86::ptr(Gpd(m.mem.base), disp, size);
+    } else if (has_index) {
+      mem = x86::ptr(uint64_t(uint32_t(disp)), Gpd(m.mem.index), shift, size);
+    } else {
+      mem = x86::ptr(uint64_t(uint32_t(disp)), size);
+    }
+  }
+  mem.setSegment(x86::gs);
+  return mem;
+}
+
+}  // namespace bt86

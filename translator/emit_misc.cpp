@@ -1,0 +1,188 @@
+// String instructions, xlat, salc, the virtual IF and callouts.
+//
+// String instructions: in 64-bit mode es:[rdi] ignores segment overrides, so
+// gs cannot confine them. Instead rsi/rdi are biased by the window base (r14)
+// for the duration of the native instruction. The window is 4 GiB aligned,
+// so the low 32 bits of a biased register are the guest's register: after
+// the instruction (and in a fault mid-way through a rep) `mov esi, esi`
+// recovers it. Running off either end of the window lands in bt86's 4 GiB
+// guard reservation, never in host memory.
+#include <cstring>
+
+#include "translator/block_emitter.h"
+
+namespace bt86 {
+
+using namespace asmjit;
+
+namespace {
+
+bool UsesSource(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_MOVSB:
+    case ZYDIS_MNEMONIC_MOVSW:
+    case ZYDIS_MNEMONIC_MOVSD:
+    case ZYDIS_MNEMONIC_LODSB:
+    case ZYDIS_MNEMONIC_LODSW:
+    case ZYDIS_MNEMONIC_LODSD:
+    case ZYDIS_MNEMONIC_CMPSB:
+    case ZYDIS_MNEMONIC_CMPSW:
+    case ZYDIS_MNEMONIC_CMPSD:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool UsesDestination(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_LODSB:
+    case ZYDIS_MNEMONIC_LODSW:
+    case ZYDIS_MNEMONIC_LODSD:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+void BlockEmitter::EmitString(const DecodedInsn& d) {
+  const bool src = UsesSource(d.insn.mnemonic);
+  const bool dst = UsesDestination(d.insn.mnemonic);
+  if (src) a_.lea(x86::rsi, x86::ptr(x86::rsi, x86::r14));
+  if (dst) a_.lea(x86::rdi, x86::ptr(x86::rdi, x86::r14));
+  if (d.insn.attributes & ZYDIS_ATTRIB_HAS_OPERANDSIZE) a_.db(0x66);
+  if (d.insn.attributes & ZYDIS_ATTRIB_HAS_REPNE) {
+    a_.db(0xF2);
+  } else if (d.insn.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE)) {
+    a_.db(0xF3);
+  }
+  a_.db(d.opcode_byte());
+  if (src) a_.mov(x86::esi, x86::esi);
+  if (dst) a_.mov(x86::edi, x86::edi);
+}
+
+void BlockEmitter::EmitXlat(const DecodedInsn& d) {
+  // al = [ebx + al] in the instruction's data segment.
+  a_.movzx(x86::r8d, x86::al);
+  a_.lea(x86::r8d, x86::ptr(x86::ebx, x86::r8d));
+  for (int i = 0; i < d.insn.operand_count; ++i) {
+    const auto& m = d.ops[i];
+    if (m.type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
+    if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS) {
+      const int seg = m.mem.segment == ZYDIS_REGISTER_FS ? kFs : kGs;
+      a_.mov(x86::r9d,
+             x86::dword_ptr(x86::r15, int32_t(offsetof(VcpuContext, seg_base) + 4 * seg)));
+      a_.lea(x86::r8d, x86::ptr(x86::r8, x86::r9));
+    }
+  }
+  x86::Mem mem = x86::ptr(x86::r8d, 0, 1);
+  mem.setSegment(x86::gs);
+  a_.mov(x86::al, mem);
+}
+
+void BlockEmitter::EmitSalc() {
+  // al = CF ? 0xff : 0, without touching the flags.
+  a_.mov(x86::r8d, 0);
+  a_.mov(x86::r10d, 0xFF);
+  a_.cmovc(x86::r8d, x86::r10d);
+  a_.mov(x86::al, x86::r8b);
+}
+
+void BlockEmitter::EmitCallout(const DecodedInsn& d, uint8_t length, CalloutKind kind) {
+  CalloutSite& site = block_->callouts.at(next_callout_++);
+  site.eip = d.eip;
+  site.length = length;
+  std::memcpy(site.bytes, d.bytes, sizeof(site.bytes));
+  site.kind = kind;
+  a_.mov(x86::r8, uint64_t(uintptr_t(&site)));
+  EmitJmpAbsolute(stubs_.exit_callout);
+}
+
+void BlockEmitter::EmitEntryPoll() {
+  for (size_t i = 0; i < block_->exits.size(); ++i) exit_labels_.push_back(a_.newLabel());
+  a_.mov(x86::r9d, x86::dword_ptr(x86::r15, int32_t(kPollOffset)));
+}
+
+void BlockEmitter::EmitExitStubs() {
+  for (size_t i = 0; i < exit_labels_.size(); ++i) {
+    a_.bind(exit_labels_[i]);
+    block_->exits[i].stub_offset = uint32_t(a_.offset());
+    a_.mov(x86::r8, uint64_t(uintptr_t(&block_->exits[i])));
+    EmitJmpAbsolute(stubs_.exit_branch);
+  }
+}
+
+void BlockEmitter::EmitInsn(const ScannedInsn& s) {
+  const DecodedInsn& d = s.d;
+  switch (s.cls.kind) {
+    case InsnKind::kIdent:
+      EmitIdent(d);
+      break;
+    case InsnKind::kIncDecShort:
+      EmitIncDecShort(d);
+      break;
+    case InsnKind::kPush:
+      EmitPush(d);
+      break;
+    case InsnKind::kPop:
+      EmitPop(d);
+      break;
+    case InsnKind::kPusha:
+      EmitPusha(d);
+      break;
+    case InsnKind::kPopa:
+      EmitPopa(d);
+      break;
+    case InsnKind::kLeave:
+      EmitLeave(d);
+      break;
+    case InsnKind::kCallRel:
+    case InsnKind::kCallIndirect:
+      EmitCall(d, s.cls.kind);
+      break;
+    case InsnKind::kRet:
+      EmitRet(d);
+      break;
+    case InsnKind::kJmpRel:
+      EmitDirectJump(BranchTarget(d));
+      break;
+    case InsnKind::kJmpIndirect:
+      EmitLoadOperand(d, d.ops[0], x86::r10d);
+      EmitIndirectJumpR10();
+      break;
+    case InsnKind::kJcc:
+      EmitJcc(d);
+      break;
+    case InsnKind::kJcxz:
+    case InsnKind::kLoop:
+      EmitJcxzOrLoop(d);
+      break;
+    case InsnKind::kString:
+      EmitString(d);
+      break;
+    case InsnKind::kXlat:
+      EmitXlat(d);
+      break;
+    case InsnKind::kSalc:
+      EmitSalc();
+      break;
+    case InsnKind::kCli:
+      a_.mov(x86::byte_ptr(x86::r15, int32_t(offsetof(VcpuContext, virtual_if))), 0);
+      break;
+    case InsnKind::kSti:
+      a_.mov(x86::byte_ptr(x86::r15, int32_t(offsetof(VcpuContext, virtual_if))), 1);
+      EmitDirectJump(d.next_eip());
+      break;
+    case InsnKind::kCallout:
+      EmitCallout(d, d.length(), CalloutKind::kEmulate);
+      break;
+    case InsnKind::kUnsupported:
+      EmitCallout(d, d.length(),
+                  s.failure == CalloutKind::kEmulate ? CalloutKind::kUnsupported : s.failure);
+      break;
+  }
+}
+
+}  // namespace bt86

@@ -1,0 +1,212 @@
+// Block scanning and emission (translator.h).
+#include "translator/translator.h"
+
+#include <asmjit/x86.h>
+
+#include <cassert>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "translator/block_emitter.h"
+
+namespace bt86 {
+
+using namespace asmjit;
+
+namespace {
+
+bool HasHiddenMemoryOperand(const DecodedInsn& d) {
+  for (int i = 0; i < d.insn.operand_count; ++i) {
+    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        d.ops[i].visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool UsesFsGs(const DecodedInsn& d) {
+  for (int i = 0; i < d.insn.operand_count; ++i) {
+    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        (d.ops[i].mem.segment == ZYDIS_REGISTER_FS || d.ops[i].mem.segment == ZYDIS_REGISTER_GS)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Encodings the emitter has no sequence for are refused here, at scan time,
+// so that the guest stops with a report instead of running something wrong.
+InsnClass Refine(const DecodedInsn& d, InsnClass cls) {
+  const InsnClass refused{InsnKind::kUnsupported, true};
+  const ZydisDecodedOperand* mem = d.MemoryOperand();
+  const bool complex_address =
+      mem && (d.insn.address_width != 32 || mem->mem.segment == ZYDIS_REGISTER_FS ||
+              mem->mem.segment == ZYDIS_REGISTER_GS);
+  switch (cls.kind) {
+    case InsnKind::kIdent:
+      // The [r8] rewrite needs REX, which turns AH..BH into SPL..DIL, and
+      // cannot express hidden operands (maskmovq's [edi]).
+      if (complex_address && (d.UsesHighByteRegister() || HasHiddenMemoryOperand(d))) {
+        return refused;
+      }
+      return cls;
+    case InsnKind::kString:
+      if (UsesFsGs(d)) return refused;
+      return cls;
+    case InsnKind::kPush:
+    case InsnKind::kPop:
+    case InsnKind::kPusha:
+    case InsnKind::kPopa:
+    case InsnKind::kLeave:
+      if (d.insn.operand_width != 16 && d.insn.operand_width != 32) return refused;
+      if (d.insn.stack_width != 32) return refused;
+      return cls;
+    default:
+      return cls;
+  }
+}
+
+}  // namespace
+
+void CountBlockExits(const std::vector<ScannedInsn>& insns, bool falls_through, size_t* exits,
+                     size_t* callouts) {
+  *exits = falls_through ? 1 : 0;
+  *callouts = 0;
+  for (const auto& s : insns) {
+    switch (s.cls.kind) {
+      case InsnKind::kCallRel:
+      case InsnKind::kJmpRel:
+      case InsnKind::kSti:
+        *exits += 1;
+        break;
+      case InsnKind::kJcc:
+      case InsnKind::kJcxz:
+      case InsnKind::kLoop:
+        *exits += 2;
+        break;
+      case InsnKind::kCallout:
+      case InsnKind::kUnsupported:
+        *callouts += 1;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+Translator::Translator(CodeCache* cache, const HostStubs& stubs, const TranslatorOptions& options,
+                       Stats* stats)
+    : cache_(cache), stubs_(stubs), options_(options), stats_(stats) {
+  if (options_.max_block_insns == 0) options_.max_block_insns = 1;
+}
+
+std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& reader,
+                                               uint32_t max_insns) const {
+  std::vector<ScannedInsn> out;
+  const uint32_t page = eip / 4096;
+  while (out.size() < max_insns) {
+    // Always decode from a zero-padded 15-byte buffer: Zydis 4.0 asserts on
+    // some buffers that end exactly where the instruction does. An
+    // instruction that needs bytes past the fetchable ones is a fetch fault.
+    uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH] = {};
+    const size_t got = reader.ReadCode(eip, buf, sizeof(buf));
+    ScannedInsn s;
+    const bool decoded = got > 0 && decoder_.Decode(buf, sizeof(buf), eip, &s.d);
+    if (!decoded || s.d.insn.length > got) {
+      // An undecodable instruction ends the block before it; alone, it
+      // becomes a block that raises #UD (or reports the fetch) when reached.
+      if (!out.empty()) break;
+      s.d.eip = eip;
+      s.d.insn = {};
+      std::memcpy(s.d.bytes, buf, sizeof(buf));
+      s.cls = {InsnKind::kUnsupported, true};
+      s.failure = decoded || got == 0 ? CalloutKind::kFetchFault : CalloutKind::kInvalidOpcode;
+      out.push_back(s);
+      break;
+    }
+    s.cls = Refine(s.d, ClassifyInsn(s.d));
+    out.push_back(s);
+    if (s.cls.ends_block) break;
+    eip = s.d.next_eip();
+    if (eip / 4096 != page) break;
+  }
+  return out;
+}
+
+Block* Translator::Translate(const BlockKey& key, GuestCodeReader& reader, bool transient) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto insns = ScanBlock(key.eip, reader, transient ? 1 : options_.max_block_insns);
+  Block* block = EmitBlock(key, insns, transient);
+  if (block == nullptr) {
+    cache_->Flush();
+    block = EmitBlock(key, insns, transient);
+    if (block == nullptr) {
+      std::fprintf(stderr, "bt86: internal error: block at %08x does not fit an empty cache\n",
+                   key.eip);
+      std::abort();
+    }
+  }
+  stats_->blocks_translated++;
+  stats_->guest_insns_translated += insns.size();
+  stats_->translate_nanoseconds += uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
+  return block;
+}
+
+Block* Translator::EmitBlock(const BlockKey& key, const std::vector<ScannedInsn>& insns,
+                             bool transient) {
+  const bool falls_through = !insns.back().cls.ends_block;
+  size_t exits = 0, callouts = 0;
+  CountBlockExits(insns, falls_through, &exits, &callouts);
+
+  Block* block = cache_->NewBlock();
+  block->key = key;
+  block->transient = transient;
+  block->exits.resize(exits);
+  block->callouts.resize(callouts);
+
+  const uint64_t base = uint64_t(uintptr_t(cache_->cursor()));
+  CodeHolder code;
+  code.init(Environment::host(), base);
+  x86::Assembler a(&code);
+  a.addDiagnosticOptions(DiagnosticOptions::kValidateAssembler);
+  BlockEmitter emitter(a, block, stubs_, options_, base);
+
+  emitter.EmitEntryPoll();
+  uint32_t guest_end = key.eip;
+  for (size_t i = 0; i < insns.size(); ++i) {
+    const ScannedInsn& s = insns[i];
+    block->insns.push_back(
+        {s.d.eip, i == 0 ? 0u : uint32_t(a.offset()), s.d.insn.length, s.cls.kind});
+    emitter.EmitInsn(s);
+    guest_end = s.d.eip + std::max<uint32_t>(s.d.insn.length, 1);
+  }
+  if (falls_through) emitter.EmitFallthroughExit(guest_end);
+  block->body_size = uint32_t(a.offset());
+  emitter.EmitExitStubs();
+
+  Error err = code.flatten();
+  if (!err) err = code.resolveUnresolvedLinks();
+  if (!err) err = code.relocateToBase(base);
+  if (err) {
+    std::fprintf(stderr, "bt86: internal error: emitting block at %08x: %s\n", key.eip,
+                 DebugUtils::errorAsString(err));
+    std::abort();
+  }
+  CodeBuffer& buf = code.textSection()->buffer();
+  if (buf.size() > cache_->free_bytes()) return nullptr;
+  block->code = cache_->CommitCode(buf.data(), buf.size());
+  assert(uint64_t(uintptr_t(block->code)) == base);
+  block->code_size = uint32_t(buf.size());
+  block->guest_bytes = guest_end - key.eip;
+  block->first_page = key.eip / 4096;
+  block->last_page = (guest_end - 1) / 4096;
+  if (!transient) cache_->Insert(block);
+  return block;
+}
+
+}  // namespace bt86
