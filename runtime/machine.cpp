@@ -80,8 +80,10 @@ Status Machine::LoadMultiboot(const std::string& path, const std::string& cmdlin
                               const std::vector<MultibootModuleSpec>& modules) {
   std::vector<MultibootModule> mods;
   for (const auto& m : modules) mods.push_back({m.path, m.args});
+  // Like GRUB and QEMU, the command line starts with the kernel's name.
+  const std::string full_cmdline = cmdline.empty() ? path : path + " " + cmdline;
   BootState boot;
-  BT86_RETURN_IF_ERROR(bt86::LoadMultiboot(*impl_->memory, path, cmdline, mods, &boot));
+  BT86_RETURN_IF_ERROR(bt86::LoadMultiboot(*impl_->memory, path, full_cmdline, mods, &boot));
   impl_->ApplyBootState(boot);
   return Status::Ok();
 }

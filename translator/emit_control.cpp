@@ -36,7 +36,7 @@ void BlockEmitter::EmitDirectJump(uint32_t target) {
   ExitSlot& slot = block_->exits[next_exit_];
   slot.owner = block_;
   slot.target_eip = target;
-  const size_t start = a_.offset();
+  [[maybe_unused]] const size_t start = a_.offset();
   a_.jmp(exit_labels_[next_exit_]);
   assert(a_.offset() - start == 5);  // rel32: patchable
   slot.patch_offset = uint32_t(a_.offset() - 4);
@@ -94,7 +94,7 @@ void BlockEmitter::EmitJcc(const DecodedInsn& d) {
   ExitSlot& taken = block_->exits[next_exit_];
   taken.owner = block_;
   taken.target_eip = BranchTarget(d);
-  const size_t start = a_.offset();
+  [[maybe_unused]] const size_t start = a_.offset();
   a_.j(static_cast<x86::CondCode>(tttn), exit_labels_[next_exit_]);
   assert(a_.offset() - start == 6);  // 0F 8x rel32: patchable
   taken.patch_offset = uint32_t(a_.offset() - 4);
