@@ -150,6 +150,8 @@ RunResult Vcpu::Run() {
   if (st.ok()) st = SetThreadGsBase(ctx_->window_base);
   if (!st.ok()) return {RunResult::Kind::kGuestFault, 0, "internal error: " + st.message()};
   result_ = RunResult();
+  stop_requested_.store(false);
+  mprotect(area_ + kPollOffset, kPageSize, PROT_READ);
   Block* next = nullptr;
   for (;;) {
     if (stop_requested_.load()) {

@@ -170,10 +170,13 @@ Block* Translator::EmitBlock(const BlockKey& key, const std::vector<ScannedInsn>
   block->callouts.resize(callouts);
 
   const uint64_t base = uint64_t(uintptr_t(cache_->cursor()));
-  CodeHolder code;
+  CodeHolder& code = code_;
+  code.reset(ResetPolicy::kSoft);
   code.init(Environment::host(), base);
   x86::Assembler a(&code);
+#ifndef NDEBUG
   a.addDiagnosticOptions(DiagnosticOptions::kValidateAssembler);
+#endif
   BlockEmitter emitter(a, block, stubs_, options_, base);
 
   emitter.EmitEntryPoll();

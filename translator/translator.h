@@ -7,6 +7,8 @@
 //                 then one stub per direct exit
 #pragma once
 
+#include <asmjit/core.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -62,6 +64,7 @@ class Translator {
   TranslatorOptions options_;
   Stats* stats_;
   Decoder decoder_;
+  asmjit::CodeHolder code_;  ///< Reused block to block: a soft reset keeps its memory.
 };
 
 }  // namespace bt86
