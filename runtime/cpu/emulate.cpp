@@ -276,6 +276,13 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
       c.eip = next_eip;
       return Next::kContinue;
     }
+    case ZYDIS_MNEMONIC_UD0:
+    case ZYDIS_MNEMONIC_UD1:
+    case ZYDIS_MNEMONIC_UD2:
+      return StopWith(
+          RunResult::Kind::kGuestFault,
+          fmt::format("guest fault #UD (vector 6) at eip={:08x}: {}\n{}", site.eip,
+                      DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
     default:
       stats_->callouts[ZydisMnemonicGetString(m)]--;
       return StopWith(
