@@ -70,6 +70,10 @@ class Vcpu : public GuestCodeReader {
   Next HandleSignalExit(Block** next_block);
   Next HandleStopRequest();
   Next Emulate(const CalloutSite& site);
+  Next EmulateString(const DecodedInsn& d, const CalloutSite& site);
+  Next EmulateCountedBranch(const DecodedInsn& d, const CalloutSite& site);
+  Next EmulateXlat(const DecodedInsn& d, const CalloutSite& site);
+  Next StopOnMemoryFault(uint32_t addr, const CalloutSite& site);
   Next Halt();
   Next StopWith(RunResult::Kind kind, std::string report);
   std::string DescribeInsn(uint32_t eip, const uint8_t* bytes, size_t len);

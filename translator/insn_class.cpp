@@ -219,14 +219,13 @@ InsnClass ClassifyBase(const DecodedInsn& d) {
       return Ends(InsnKind::kJcc);
     case ZYDIS_MNEMONIC_JECXZ:
       return Ends(InsnKind::kJcxz);
-    case ZYDIS_MNEMONIC_JCXZ:  // cx form (0x67): 16-bit address size
-      return Ends(InsnKind::kUnsupported);
+    case ZYDIS_MNEMONIC_JCXZ:  // cx form (0x67): emulated, it has no 64-bit encoding
+      return Ends(InsnKind::kCallout);
     case ZYDIS_MNEMONIC_LOOP:
     case ZYDIS_MNEMONIC_LOOPE:
     case ZYDIS_MNEMONIC_LOOPNE:
-      if (d.insn.address_width != 32 || HasOperandSizePrefix(d)) {
-        return Ends(InsnKind::kUnsupported);
-      }
+      // cx-counted (0x67) or ip-truncating (0x66) forms are emulated.
+      if (d.insn.address_width != 32 || HasOperandSizePrefix(d)) return Ends(InsnKind::kCallout);
       return Ends(InsnKind::kLoop);
 
     // String instructions: es:[edi] cannot take the gs override.
@@ -245,7 +244,8 @@ InsnClass ClassifyBase(const DecodedInsn& d) {
     case ZYDIS_MNEMONIC_CMPSB:
     case ZYDIS_MNEMONIC_CMPSW:
     case ZYDIS_MNEMONIC_CMPSD:
-      if (d.insn.address_width != 32) return Ends(InsnKind::kUnsupported);
+      // si/di/cx (0x67) forms are emulated.
+      if (d.insn.address_width != 32) return Ends(InsnKind::kCallout);
       return Rewrite(InsnKind::kString);
     case ZYDIS_MNEMONIC_INSB:
     case ZYDIS_MNEMONIC_INSW:
@@ -256,7 +256,7 @@ InsnClass ClassifyBase(const DecodedInsn& d) {
       if (d.insn.address_width != 32) return Ends(InsnKind::kUnsupported);
       return Ends(InsnKind::kCallout);
     case ZYDIS_MNEMONIC_XLAT:
-      if (d.insn.address_width != 32) return Ends(InsnKind::kUnsupported);
+      if (d.insn.address_width != 32) return Ends(InsnKind::kCallout);  // [bx + al]
       return Rewrite(InsnKind::kXlat);
     case ZYDIS_MNEMONIC_SALC:
       return Rewrite(InsnKind::kSalc);

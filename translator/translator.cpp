@@ -54,7 +54,9 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls) {
       }
       return cls;
     case InsnKind::kString:
-      if (UsesFsGs(d)) return refused;
+      // A segment base on the source would break the biased-rsi scheme's
+      // precise state: the emulator runs those.
+      if (UsesFsGs(d)) return {InsnKind::kCallout, true};
       return cls;
     case InsnKind::kPush:
     case InsnKind::kPop:

@@ -15,8 +15,7 @@
 namespace bt86 {
 namespace {
 
-constexpr uint64_t kCf = 1u << 0, kPf = 1u << 2, kAf = 1u << 4, kZf = 1u << 6, kSf = 1u << 7,
-                   kDf = 1u << 10;
+constexpr uint64_t kCf = 1u << 0, kPf = 1u << 2, kAf = 1u << 4, kZf = 1u << 6, kSf = 1u << 7;
 
 uint32_t ReadReg(const VcpuContext& c, ZydisRegister r) {
   const int id = ZydisRegisterGetId(r);
@@ -83,13 +82,7 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
   const ZydisMnemonic m = d.insn.mnemonic;
   stats_->callouts[ZydisMnemonicGetString(m)]++;
   const uint32_t next_eip = site.eip + site.length;
-  const bool df = c.rflags & kDf;
-  auto memory_fault = [&](uint32_t addr) {
-    return StopWith(
-        RunResult::Kind::kGuestFault,
-        fmt::format("guest fault: access to guest address {:08x} outside RAM by {}\n{}", addr,
-                    DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
-  };
+  auto memory_fault = [&](uint32_t addr) { return StopOnMemoryFault(addr, site); };
   auto exit_if_requested = [&]() -> Next {
     if (auto v = debug_exit_->requested_value()) {
       result_.exit_value = *v;
@@ -122,32 +115,31 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     case ZYDIS_MNEMONIC_INSD:
     case ZYDIS_MNEMONIC_OUTSB:
     case ZYDIS_MNEMONIC_OUTSW:
-    case ZYDIS_MNEMONIC_OUTSD: {
-      const bool is_in =
-          m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_INSD;
-      const int size = d.insn.operand_width / 8;
-      const bool rep = d.insn.attributes &
-                       (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
-      const uint16_t port = uint16_t(c.gpr[kEdx]);
-      const int32_t step = df ? -size : size;
-      while (!rep || c.gpr[kEcx] != 0) {
-        if (is_in) {
-          const uint32_t v = io_->In(port, size);
-          if (!WriteLinear(c.gpr[kEdi], &v, size)) return memory_fault(c.gpr[kEdi]);
-          c.gpr[kEdi] += step;
-        } else {
-          uint32_t v = 0;
-          if (!ReadLinear(c.gpr[kEsi], &v, size)) return memory_fault(c.gpr[kEsi]);
-          io_->Out(port, size, v);
-          c.gpr[kEsi] += step;
-        }
-        if (!rep) break;
-        c.gpr[kEcx]--;
-        if (!is_in && debug_exit_->requested_value()) break;
-      }
-      c.eip = next_eip;
-      return exit_if_requested();
-    }
+    case ZYDIS_MNEMONIC_OUTSD:
+    case ZYDIS_MNEMONIC_MOVSB:
+    case ZYDIS_MNEMONIC_MOVSW:
+    case ZYDIS_MNEMONIC_MOVSD:
+    case ZYDIS_MNEMONIC_STOSB:
+    case ZYDIS_MNEMONIC_STOSW:
+    case ZYDIS_MNEMONIC_STOSD:
+    case ZYDIS_MNEMONIC_LODSB:
+    case ZYDIS_MNEMONIC_LODSW:
+    case ZYDIS_MNEMONIC_LODSD:
+    case ZYDIS_MNEMONIC_SCASB:
+    case ZYDIS_MNEMONIC_SCASW:
+    case ZYDIS_MNEMONIC_SCASD:
+    case ZYDIS_MNEMONIC_CMPSB:
+    case ZYDIS_MNEMONIC_CMPSW:
+    case ZYDIS_MNEMONIC_CMPSD:
+      return EmulateString(d, site);
+    case ZYDIS_MNEMONIC_JCXZ:
+    case ZYDIS_MNEMONIC_JECXZ:
+    case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE:
+    case ZYDIS_MNEMONIC_LOOPNE:
+      return EmulateCountedBranch(d, site);
+    case ZYDIS_MNEMONIC_XLAT:
+      return EmulateXlat(d, site);
     case ZYDIS_MNEMONIC_HLT:
       c.eip = next_eip;
       return Halt();
