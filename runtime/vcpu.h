@@ -73,6 +73,7 @@ class Vcpu : public GuestCodeReader {
   Next EmulateString(const DecodedInsn& d, const CalloutSite& site);
   Next EmulateCountedBranch(const DecodedInsn& d, const CalloutSite& site);
   Next EmulateXlat(const DecodedInsn& d, const CalloutSite& site);
+  Next EmulateMovCr(const DecodedInsn& d, const CalloutSite& site);
   Next StopOnMemoryFault(uint32_t addr, const CalloutSite& site);
   Next Halt();
   Next StopWith(RunResult::Kind kind, std::string report);
@@ -87,6 +88,8 @@ class Vcpu : public GuestCodeReader {
   uint8_t* area_ = nullptr;  ///< kVcpuAreaBytes, page aligned; starts with the context.
   VcpuContext* ctx_ = nullptr;
   uint32_t system_eflags_ = 0;  ///< Guest EFLAGS bits that are neither arithmetic nor IF.
+  /// Control registers (CR0 as the Multiboot loader leaves it: PE | ET).
+  uint32_t cr_[5] = {0x11, 0, 0, 0, 0};
   std::unique_ptr<CodeCache> cache_;
   HostStubs stubs_;
   std::unique_ptr<Translator> translator_;

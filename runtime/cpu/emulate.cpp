@@ -140,6 +140,12 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
       return EmulateCountedBranch(d, site);
     case ZYDIS_MNEMONIC_XLAT:
       return EmulateXlat(d, site);
+    case ZYDIS_MNEMONIC_MOV:
+      if (ZydisRegisterGetClass(d.ops[0].reg.value) == ZYDIS_REGCLASS_CONTROL ||
+          ZydisRegisterGetClass(d.ops[1].reg.value) == ZYDIS_REGCLASS_CONTROL) {
+        return EmulateMovCr(d, site);
+      }
+      break;
     case ZYDIS_MNEMONIC_HLT:
       c.eip = next_eip;
       return Halt();
@@ -276,13 +282,46 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
           fmt::format("guest fault #UD (vector 6) at eip={:08x}: {}\n{}", site.eip,
                       DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
     default:
-      stats_->callouts[ZydisMnemonicGetString(m)]--;
+      break;
+  }
+  stats_->callouts[ZydisMnemonicGetString(m)]--;
+  return StopWith(
+      RunResult::Kind::kUnsupported,
+      fmt::format("unsupported instruction at eip={:08x}: {} (system "
+                  "instructions arrive with the shadow CPU)\n{}",
+                  site.eip, DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
+}
+
+Vcpu::Next Vcpu::EmulateMovCr(const DecodedInsn& d, const CalloutSite& site) {
+  // MOV to/from CR0, CR2, CR3, CR4 (SDM Vol. 2B "MOV—Move to/from Control
+  // Registers"). Paging is not virtualized yet: setting CR0.PG stops the
+  // guest with a report rather than running it unpaged.
+  VcpuContext& c = *ctx_;
+  const bool to_cr = ZydisRegisterGetClass(d.ops[0].reg.value) == ZYDIS_REGCLASS_CONTROL;
+  const ZydisRegister cr_reg = to_cr ? d.ops[0].reg.value : d.ops[1].reg.value;
+  const int cr = ZydisRegisterGetId(cr_reg);
+  const int gpr = ZydisRegisterGetId(to_cr ? d.ops[1].reg.value : d.ops[0].reg.value);
+  if (cr == 1 || cr > 4) {
+    return StopWith(
+        RunResult::Kind::kGuestFault,
+        fmt::format("guest fault #UD (vector 6) at eip={:08x}: {} (no CR{})\n{}", site.eip,
+                    DescribeInsn(site.eip, site.bytes, site.length), cr, DumpRegisters()));
+  }
+  if (!to_cr) {
+    c.gpr[gpr] = cr_[cr];
+  } else {
+    const uint32_t value = c.gpr[gpr];
+    if (cr == 0 && (value & 0x80000000u)) {
       return StopWith(
           RunResult::Kind::kUnsupported,
-          fmt::format("unsupported instruction at eip={:08x}: {} (system "
-                      "instructions arrive with the shadow CPU)\n{}",
+          fmt::format("unsupported: paging (CR0.PG) at eip={:08x}: {} "
+                      "(guest paging arrives with memory virtualization)\n{}",
                       site.eip, DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
+    }
+    cr_[cr] = cr == 0 ? (value | 0x10) : value;  // CR0.ET is hardwired to 1
   }
+  c.eip = site.eip + site.length;
+  return Next::kContinue;
 }
 
 Vcpu::Next Vcpu::Halt() {

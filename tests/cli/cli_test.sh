@@ -34,8 +34,8 @@ printf '\xe9\xeb\xff\xef\x0f' >"$TMP/jump_away.bin"
 # 0f 04 is undefined in 32-bit mode; ud2 (0f 0b) is the defined #UD.
 printf '\x0f\x04' >"$TMP/invalid.bin"
 printf '\x0f\x0b' >"$TMP/ud2.bin"
-# mov cr0, eax is not supported yet.
-printf '\x0f\x22\xc0' >"$TMP/movcr0.bin"
+# lgdt [eax] is not supported yet (descriptor tables arrive with the shadow CPU).
+printf '\x0f\x01\x10' >"$TMP/lgdt.bin"
 # An endless loop: jmp $ (timeout).
 printf '\xeb\xfe' >"$TMP/spin.bin"
 # xor ecx, ecx ; div ecx (divide by zero -> #DE at 0x100002).
@@ -53,8 +53,8 @@ expect 85 "" -- run --load-addr 0x100000 "$TMP/flat.bin"
 expect 4 "#UD" -- run --load-addr 0x100000 "$TMP/invalid.bin"
 expect 4 "#UD \(vector 6\).*00100000" -- run --load-addr 0x100000 "$TMP/ud2.bin"
 expect 4 "outside guest RAM" -- run --memory 16M --load-addr 0x100000 "$TMP/jump_away.bin"
-expect 6 "unsupported instruction at eip=00100000: mov cr0, eax \[0f 22 c0\]" -- \
-  run --load-addr 0x100000 "$TMP/movcr0.bin"
+expect 6 "unsupported instruction at eip=00100000: lgdt \[eax\] \[0f 01 10\]" -- \
+  run --load-addr 0x100000 "$TMP/lgdt.bin"
 expect 8 "timeout" -- run --timeout 0.5 --load-addr 0x100000 "$TMP/spin.bin"
 expect 8 "timeout" -- run --timeout 0.5 --no-chain --load-addr 0x100000 "$TMP/spin.bin"
 expect 4 "#DE \(vector 0\) at eip=00100002: div ecx" -- run --load-addr 0x100000 "$TMP/div0.bin"
