@@ -6,9 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <cstring>
+
+#include "bt86/check.h"
 
 namespace bt86 {
 
@@ -46,12 +47,12 @@ CodeCache::~CodeCache() {
 }
 
 void CodeCache::WriteStubs(const uint8_t* bytes, size_t size) {
-  assert(size <= kStubBytes);
+  BT86_CHECK(size <= kStubBytes, "stubs of %zu bytes", size);
   std::memcpy(rw_, bytes, size);
 }
 
 uint8_t* CodeCache::CommitCode(const uint8_t* bytes, size_t size) {
-  assert(size <= free_bytes());
+  BT86_CHECK(size <= free_bytes(), "commit of %zu bytes overflows the cache", size);
   uint8_t* at = rx_ + used_;
   std::memcpy(rw_ + used_, bytes, size);
   used_ = (used_ + size + 15) & ~size_t(15);
@@ -83,13 +84,14 @@ Block* CodeCache::FindByHostAddress(uintptr_t rip) const {
 void CodeCache::PatchRel32(Block* owner, uint32_t patch_offset, const uint8_t* destination) {
   uint8_t* site = owner->code + patch_offset;
   int64_t rel = int64_t(uintptr_t(destination)) - int64_t(uintptr_t(site) + 4);
-  assert(rel == int32_t(rel));
+  BT86_CHECK(rel == int32_t(rel), "chain out of rel32 range, block %08x", owner->key.eip);
   int32_t rel32 = int32_t(rel);
   std::memcpy(rw_ + (site - rx_), &rel32, 4);
 }
 
 void CodeCache::Chain(ExitSlot* slot, Block* target) {
-  assert(slot->owner->valid && target->valid && !target->transient);
+  BT86_CHECK(slot->owner->valid && target->valid && !target->transient, "chaining %08x -> %08x",
+             slot->owner->key.eip, target->key.eip);
   PatchRel32(slot->owner, slot->patch_offset, target->code);
   slot->chained_to = target;
   target->incoming.push_back(slot);

@@ -13,8 +13,7 @@
 // hit:
 //   mov   rcx, r9
 //   jmp   [r15 + targets + r11*8]
-#include <cassert>
-
+#include "bt86/check.h"
 #include "translator/block_emitter.h"
 
 namespace bt86 {
@@ -32,13 +31,13 @@ void BlockEmitter::EmitJmpAbsolute(const uint8_t* target) {
 }
 
 void BlockEmitter::EmitDirectJump(uint32_t target) {
-  assert(next_exit_ < block_->exits.size());
+  BT86_CHECK(next_exit_ < block_->exits.size(), "exit count, block %08x", block_->key.eip);
   ExitSlot& slot = block_->exits[next_exit_];
   slot.owner = block_;
   slot.target_eip = target;
-  [[maybe_unused]] const size_t start = a_.offset();
+  const size_t start = a_.offset();
   a_.jmp(exit_labels_[next_exit_]);
-  assert(a_.offset() - start == 5);  // rel32: patchable
+  BT86_CHECK(a_.offset() - start == 5, "unpatchable jmp, block %08x", block_->key.eip);
   slot.patch_offset = uint32_t(a_.offset() - 4);
   next_exit_++;
 }
@@ -90,13 +89,13 @@ void BlockEmitter::EmitJcc(const DecodedInsn& d) {
   // tttn condition: low nibble of 7x (rel8) or of the byte after 0F (rel32).
   const uint8_t op = d.opcode_byte();
   const uint8_t tttn = (op == 0x0F ? d.bytes[d.insn.raw.prefix_count + 1] : op) & 0x0F;
-  assert(next_exit_ + 1 < block_->exits.size());
+  BT86_CHECK(next_exit_ + 1 < block_->exits.size(), "exit count, block %08x", block_->key.eip);
   ExitSlot& taken = block_->exits[next_exit_];
   taken.owner = block_;
   taken.target_eip = BranchTarget(d);
-  [[maybe_unused]] const size_t start = a_.offset();
+  const size_t start = a_.offset();
   a_.j(static_cast<x86::CondCode>(tttn), exit_labels_[next_exit_]);
-  assert(a_.offset() - start == 6);  // 0F 8x rel32: patchable
+  BT86_CHECK(a_.offset() - start == 6, "unpatchable jcc, block %08x", block_->key.eip);
   taken.patch_offset = uint32_t(a_.offset() - 4);
   next_exit_++;
   EmitDirectJump(d.next_eip());

@@ -7,8 +7,7 @@
 //   - 0x82 (an alias of 0x80) is invalid in 64-bit mode: it becomes 0x80.
 // Addresses that need more (fs:/gs: bases, 16-bit addressing) are computed
 // into r8d and the operand becomes [r8] with a REX.B prefix.
-#include <cassert>
-
+#include "bt86/check.h"
 #include "translator/block_emitter.h"
 
 namespace bt86 {
@@ -76,7 +75,8 @@ void BlockEmitter::EmitIdent(const DecodedInsn& d) {
 }
 
 void BlockEmitter::EmitIdentWithAddressInR8(const DecodedInsn& d, const ZydisDecodedOperand& m) {
-  assert(!d.UsesHighByteRegister());  // ScanBlock refuses those (REX makes AH..BH SPL..DIL)
+  // ScanBlock refuses these: REX turns AH..BH into SPL..DIL.
+  BT86_CHECK(!d.UsesHighByteRegister(), "high-byte register with [r8] at eip %08x", d.eip);
   EmitAddressToR8(d, m, 0);
   EmitLegacyPrefixes(d);
   a_.db(0x65);
@@ -87,7 +87,7 @@ void BlockEmitter::EmitIdentWithAddressInR8(const DecodedInsn& d, const ZydisDec
   if (!HasModrm(d)) {
     // moffs forms A0-A3 become 8A/8B/88/89 with [r8].
     static const uint8_t kModrmForm[] = {0x8A, 0x8B, 0x88, 0x89};
-    assert(op >= 0xA0 && op <= 0xA3);
+    BT86_CHECK(op >= 0xA0 && op <= 0xA3, "no ModRM and not moffs at eip %08x", d.eip);
     a_.db(kModrmForm[op - 0xA0]);
     a_.db(0x00);
     return;

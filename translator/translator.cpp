@@ -3,12 +3,12 @@
 
 #include <asmjit/x86.h>
 
-#include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "bt86/check.h"
 #include "translator/block_emitter.h"
 
 namespace bt86 {
@@ -205,7 +205,8 @@ Block* Translator::EmitBlock(const BlockKey& key, const std::vector<ScannedInsn>
   CodeBuffer& buf = code.textSection()->buffer();
   if (buf.size() > cache_->free_bytes()) return nullptr;
   block->code = cache_->CommitCode(buf.data(), buf.size());
-  assert(uint64_t(uintptr_t(block->code)) == base);
+  BT86_CHECK(uint64_t(uintptr_t(block->code)) == base, "block %08x placed away from its base",
+             key.eip);
   block->code_size = uint32_t(buf.size());
   block->guest_bytes = guest_end - key.eip;
   block->first_page = key.eip / 4096;
