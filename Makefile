@@ -2,6 +2,7 @@
 # machine: they install any missing Debian packages first (as root), then
 # configure and build with CMake.
 BUILD ?= build
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 

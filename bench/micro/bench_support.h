@@ -1,0 +1,67 @@
+// Shared set-up of the translator micro-benchmarks: guest code held in host
+// memory behind the GuestCodeReader interface, and a code cache with its host
+// stubs and a translator, built the way the run loop builds them.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "translator/code_cache.h"
+#include "translator/host_stubs.h"
+#include "translator/translator.h"
+
+namespace bt86::bench {
+
+/// Guest code at one linear range; nothing outside it is fetchable.
+class MemoryCodeReader : public GuestCodeReader {
+ public:
+  /// Guest code `bytes` at linear address `base`.
+  MemoryCodeReader(uint32_t base, std::vector<uint8_t> bytes)
+      : base_(base), bytes_(std::move(bytes)) {}
+  /// Copies what is fetchable at `eip` (GuestCodeReader).
+  size_t ReadCode(uint32_t eip, uint8_t* out, size_t len) override {
+    if (eip < base_ || eip - base_ >= bytes_.size()) return 0;
+    const size_t avail = std::min(len, bytes_.size() - (eip - base_));
+    std::memcpy(out, bytes_.data() + (eip - base_), avail);
+    return avail;
+  }
+  /// Linear address of the first byte.
+  uint32_t base() const { return base_; }
+  /// Linear address one past the last byte.
+  uint32_t end() const { return base_ + uint32_t(bytes_.size()); }
+
+ private:
+  uint32_t base_;
+  std::vector<uint8_t> bytes_;
+};
+
+/// A code cache with the real host stubs and a translator over it. Aborts
+/// on set-up failure: a benchmark without its rig measures nothing.
+struct TranslationRig {
+  /// A cache of `cache_bytes` (stubs included) and a translator with `options`.
+  explicit TranslationRig(size_t cache_bytes, TranslatorOptions options = {}) {
+    Status st = CodeCache::Create(cache_bytes, &stats, &cache);
+    if (st.ok()) st = EmitHostStubs(cache.get(), &stubs);
+    if (!st.ok()) {
+      std::fprintf(stderr, "bt86_micro_bench: %s\n", st.message().c_str());
+      std::abort();
+    }
+    translator = std::make_unique<Translator>(cache.get(), stubs, options, &stats);
+  }
+
+  /// The key the run loop uses for flat 32-bit ring-0 code at `eip`.
+  static BlockKey Key(uint32_t eip) { return {eip, eip / 4096, 0}; }
+
+  Stats stats;  ///< Counters the cache and the translator update.
+  std::unique_ptr<CodeCache> cache;
+  HostStubs stubs;
+  std::unique_ptr<Translator> translator;
+};
+
+}  // namespace bt86::bench
