@@ -298,7 +298,7 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
 }
 
 std::string Vcpu::ExplainBlock(uint32_t eip) {
-  return FormatBlockListing(*FindOrTranslate(eip), translator_->decoder(), *this);
+  return FormatBlockListing(*FindOrTranslate(eip), translator_->decoder(), stubs_, *this);
 }
 
 std::string Vcpu::DescribeInsn(uint32_t eip, const uint8_t* bytes, size_t len) {

@@ -37,7 +37,9 @@ Status ParseSize(const std::string& text, const char* option, uint64_t* out) {
 Status ParseAddress(const std::string& text, const char* option, uint32_t* out) {
   char* end = nullptr;
   errno = 0;
-  const unsigned long long value = std::strtoull(text.c_str(), &end, 0);
+  // Hex only with 0x: a leading zero is not octal.
+  const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+  const unsigned long long value = std::strtoull(text.c_str(), &end, hex ? 16 : 10);
   if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || errno || *end ||
       value > 0xFFFFFFFFull) {
     return Status::Error(ExitStatus::kUsage,

@@ -41,6 +41,7 @@ class BlockEmitter {
   // emit_ident.cpp
   void EmitIdent(const DecodedInsn& d);
   void EmitIdentWithAddressInR8(const DecodedInsn& d, const ZydisDecodedOperand& m);
+  void EmitFpuPointerScrub(const DecodedInsn& d);
   void EmitLegacyPrefixes(const DecodedInsn& d);
   void EmitIncDecShort(const DecodedInsn& d);
   // emit_memory.cpp

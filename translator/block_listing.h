@@ -8,11 +8,14 @@
 
 #include "translator/block.h"
 #include "translator/decoder.h"
+#include "translator/host_stubs.h"
 #include "translator/translator.h"
 
 namespace bt86 {
 
 /// The listing of `block`; guest bytes are read again through `reader`.
-std::string FormatBlockListing(const Block& block, const Decoder& decoder, GuestCodeReader& reader);
+/// Jumps to the fixed stubs are shown by name.
+std::string FormatBlockListing(const Block& block, const Decoder& decoder, const HostStubs& stubs,
+                               GuestCodeReader& reader);
 
 }  // namespace bt86

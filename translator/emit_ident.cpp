@@ -74,6 +74,31 @@ void BlockEmitter::EmitIdent(const DecodedInsn& d) {
   }
 }
 
+void BlockEmitter::EmitFpuPointerScrub(const DecodedInsn& d) {
+  // FXSAVE, FNSAVE and FNSTENV store the x87 last-instruction and last-data
+  // pointers, which natively are host addresses of translated code (Intel
+  // hosts; AMD stores them only with an exception pending). The guest must
+  // never see host addresses: zero them, as AMD CPUs and CPUs with
+  // FDP_EXCPTN_ONLY do. The opcode (FOP) is not an address and stays.
+  const ZydisDecodedOperand* m = d.MemoryOperand();
+  const bool in_r8 = !IsSimpleAddress(d, *m);
+  auto field = [&](int32_t offset, uint32_t size) {
+    if (!in_r8) return GuestMem(d, *m, size, offset);
+    x86::Mem mem = x86::ptr(x86::r8d, offset, size);
+    mem.setSegment(x86::gs);
+    return mem;
+  };
+  if (d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE) {
+    a_.mov(field(8, 8), 0);   // FIP, FCS
+    a_.mov(field(16, 8), 0);  // FDP, FDS
+  } else {                    // FNSAVE / FNSTENV, 32-bit protected-mode environment
+    a_.mov(field(12, 4), 0);  // FIP
+    a_.mov(field(16, 2), 0);  // FCS (FOP above it stays)
+    a_.mov(field(20, 4), 0);  // FDP
+    a_.mov(field(24, 2), 0);  // FDS
+  }
+}
+
 void BlockEmitter::EmitIdentWithAddressInR8(const DecodedInsn& d, const ZydisDecodedOperand& m) {
   // ScanBlock refuses these: REX turns AH..BH into SPL..DIL.
   BT86_CHECK(!d.UsesHighByteRegister(), "high-byte register with [r8] at eip %08x", d.eip);

@@ -119,6 +119,10 @@ void BlockEmitter::EmitInsn(const ScannedInsn& s) {
   switch (s.cls.kind) {
     case InsnKind::kIdent:
       EmitIdent(d);
+      if (d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE || d.insn.mnemonic == ZYDIS_MNEMONIC_FNSAVE ||
+          d.insn.mnemonic == ZYDIS_MNEMONIC_FNSTENV) {
+        EmitFpuPointerScrub(d);
+      }
       break;
     case InsnKind::kIncDecShort:
       EmitIncDecShort(d);

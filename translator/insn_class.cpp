@@ -117,6 +117,7 @@ InsnClass ClassifyBase(const DecodedInsn& d) {
     case ZYDIS_MNEMONIC_PREFETCHT0:
     case ZYDIS_MNEMONIC_PREFETCHT1:
     case ZYDIS_MNEMONIC_PREFETCHT2:
+    case ZYDIS_MNEMONIC_PREFETCHW:
     case ZYDIS_MNEMONIC_MOVNTI:
     case ZYDIS_MNEMONIC_FXSAVE:
     case ZYDIS_MNEMONIC_FXRSTOR:
@@ -218,6 +219,8 @@ InsnClass ClassifyBase(const DecodedInsn& d) {
       if (HasOperandSizePrefix(d)) return Ends(InsnKind::kUnsupported);
       return Ends(InsnKind::kJcc);
     case ZYDIS_MNEMONIC_JECXZ:
+      // With 0x66 the new EIP is truncated to 16 bits: emulated.
+      if (HasOperandSizePrefix(d)) return Ends(InsnKind::kCallout);
       return Ends(InsnKind::kJcxz);
     case ZYDIS_MNEMONIC_JCXZ:  // cx form (0x67): emulated, it has no 64-bit encoding
       return Ends(InsnKind::kCallout);

@@ -47,6 +47,11 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls) {
               mem->mem.segment == ZYDIS_REGISTER_GS);
   switch (cls.kind) {
     case InsnKind::kIdent:
+      // The 16-bit FPU environment layouts are not scrubbed of host pointers.
+      if ((d.insn.mnemonic == ZYDIS_MNEMONIC_FNSAVE || d.insn.mnemonic == ZYDIS_MNEMONIC_FNSTENV) &&
+          d.insn.operand_width == 16) {
+        return refused;
+      }
       // The [r8] rewrite needs REX, which turns AH..BH into SPL..DIL, and
       // cannot express hidden operands (maskmovq's [edi]).
       if (complex_address && (d.UsesHighByteRegister() || HasHiddenMemoryOperand(d))) {

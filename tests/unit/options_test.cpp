@@ -96,10 +96,10 @@ TEST(ParseAddressTest, RejectsMalformedOrTooLargeAddresses) {
   }
 }
 
-// The header promises "decimal or 0x-prefixed hex": a leading zero does not
-// switch to octal. Disabled: ParseAddress uses strtoull(base 0), so "010" is
-// read as 8 and "08" is rejected (reported to the lead; enable once fixed).
-TEST(ParseAddressTest, DISABLED_LeadingZeroIsStillDecimal) {
+// Regression: the header promises "decimal or 0x-prefixed hex", but
+// strtoull(base 0) read "010" as octal 8 and rejected "08". A leading zero no
+// longer switches to octal.
+TEST(ParseAddressTest, LeadingZeroIsStillDecimal) {
   EXPECT_EQ(AddressOrDie("010"), 10u);
   EXPECT_EQ(AddressOrDie("08"), 8u);
   EXPECT_EQ(AddressOrDie("0100000"), 100000u);

@@ -307,11 +307,11 @@ TEST(ClassifyInvariantTest, IndependentOfEip) {
   }
 }
 
-// 66 E3 rel8 is jecxz with a 16-bit operand size: the SDM truncates the new
-// EIP to 16 bits, like loop with 66 (emulated, loop_ip16_66_e2 above). At
-// 0x101000, `66 e3 10` must go to 0x1013; the kJcxz rewrite exits to
-// 0x101013. Disabled until insn_class.cpp sends this form to the emulator.
-TEST(ClassifyRegressionTest, DISABLED_JecxzWithOperandSizePrefixIsEmulated) {
+// Regression: 66 E3 rel8 is jecxz with a 16-bit operand size, and the SDM
+// truncates the new EIP to 16 bits (at 0x101000, `66 e3 10` goes to 0x1013).
+// The classifier sent it to the kJcxz rewrite, which exited to 0x101013; it
+// is now emulated like loop with 66.
+TEST(ClassifyRegressionTest, JecxzWithOperandSizePrefixIsEmulated) {
   DecodedInsn d;
   ASSERT_TRUE(DecodePadded({0x66, 0xE3, 0x10}, &d));
   EXPECT_EQ(ClassifyInsn(d).kind, InsnKind::kCallout);
