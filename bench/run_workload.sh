@@ -147,7 +147,7 @@ idle_wall() {
   shift 2
   : >"$WORK/vals"
   for ((i = 1; i <= RUNS; i++)); do
-    run_once "$runner" "idle$i" "$ok_statuses" "$@" "$IDLE" || return 0
+    run_once "$runner" "idle$i" "$ok_statuses" "$@" || return 0
     grep -q '^bt86-workload idle' "$WORK/$runner.idle$i.out" || return 0
     cat "$WORK/$runner.idle$i.wall" >>"$WORK/vals"
   done
