@@ -42,6 +42,7 @@ class BlockEmitter {
   void EmitIdent(const DecodedInsn& d);
   void EmitIdentWithAddressInR8(const DecodedInsn& d, const ZydisDecodedOperand& m);
   void EmitFpuPointerScrub(const DecodedInsn& d);
+  void EmitFxsaveReservedPreload(const DecodedInsn& d);
   void EmitLegacyPrefixes(const DecodedInsn& d);
   void EmitIncDecShort(const DecodedInsn& d);
   // emit_memory.cpp

@@ -74,6 +74,25 @@ void BlockEmitter::EmitIdent(const DecodedInsn& d) {
   }
 }
 
+void BlockEmitter::EmitFxsaveReservedPreload(const DecodedInsn& d) {
+  // In 32-bit mode FXSAVE leaves bytes 288..415 of its area alone; the
+  // 64-bit form bt86 runs stores XMM8..XMM15 there, registers the guest
+  // cannot name. Loading them from those bytes first makes the store write
+  // back what was there. The loads also fault first, before anything changes.
+  const ZydisDecodedOperand* m = d.MemoryOperand();
+  if (!IsSimpleAddress(d, *m)) EmitAddressToR8(d, *m, 0);
+  for (int i = 0; i < 8; ++i) {
+    x86::Mem slot;
+    if (IsSimpleAddress(d, *m)) {
+      slot = GuestMem(d, *m, 16, 288 + 16 * i);
+    } else {
+      slot = x86::ptr(x86::r8d, 288 + 16 * i, 16);
+      slot.setSegment(x86::gs);
+    }
+    a_.movdqu(x86::xmm(8 + i), slot);
+  }
+}
+
 void BlockEmitter::EmitFpuPointerScrub(const DecodedInsn& d) {
   // FXSAVE, FNSAVE and FNSTENV store the x87 last-instruction and last-data
   // pointers, which natively are host addresses of translated code (Intel

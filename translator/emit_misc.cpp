@@ -118,6 +118,7 @@ void BlockEmitter::EmitInsn(const ScannedInsn& s) {
   const DecodedInsn& d = s.d;
   switch (s.cls.kind) {
     case InsnKind::kIdent:
+      if (d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE) EmitFxsaveReservedPreload(d);
       EmitIdent(d);
       if (d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE || d.insn.mnemonic == ZYDIS_MNEMONIC_FNSAVE ||
           d.insn.mnemonic == ZYDIS_MNEMONIC_FNSTENV) {
