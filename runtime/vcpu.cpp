@@ -54,6 +54,14 @@ Status Vcpu::Init() {
   ctx_ = new (area_) VcpuContext();
   ctx_->window_base = uint64_t(uintptr_t(memory_->window()));
   ctx_->rflags = 0x2;
+  // The segment state a Multiboot loader leaves: flat 32-bit code at 0x08,
+  // flat data at 0x10 (QEMU's loader uses these selectors); no LDT or TSS.
+  SetSegment(kCs, SegmentCache{0x08, 0, 0xFFFFFFFF, 0xC09B, true});
+  for (int s : {kEs, kSs, kDs, kFs, kGs}) {
+    SetSegment(s, SegmentCache{0x10, 0, 0xFFFFFFFF, 0xC093, true});
+  }
+  cpu_.ldtr = SegmentCache{0, 0, 0xFFFF, 0x82, false};
+  cpu_.tr = SegmentCache{0, 0, 0xFFFF, 0x8B, false};
   ResetFxState(ctx_->guest_fx);
 
   BT86_RETURN_IF_ERROR(CodeCache::Create(config_.code_cache_bytes, stats_, &cache_));
@@ -116,7 +124,7 @@ void Vcpu::ProtectCode(const Block* block) {
 }
 
 Block* Vcpu::FindOrTranslate(uint32_t eip) {
-  const BlockKey key{eip, eip / kPageSize, 0};
+  const BlockKey key{eip, eip / kPageSize, TranslationMode()};
   if (Block* b = cache_->Find(key)) {
     stats_->lookup_hits++;
     return b;
@@ -158,7 +166,20 @@ RunResult Vcpu::Run() {
       HandleStopRequest();
       break;
     }
-    if (next == nullptr) next = FindOrTranslate(ctx_->eip);
+    if (next == nullptr) {
+      if (TranslationMode() & ~3u) {
+        StopWith(RunResult::Kind::kUnsupported,
+                 fmt::format("unsupported CPU mode at eip={:08x}: {} (cs base {:08x}, "
+                             "ss base {:08x}, ds base {:08x}, es base {:08x})\n{}",
+                             ctx_->eip,
+                             (TranslationMode() & 4) ? "16-bit code segment"
+                                                     : "a segment with a non-zero base",
+                             cpu_.seg[kCs].base, cpu_.seg[kSs].base, cpu_.seg[kDs].base,
+                             cpu_.seg[kEs].base, DumpRegisters()));
+        break;
+      }
+      next = FindOrTranslate(ctx_->eip);
+    }
     Block* running = next;
     next = nullptr;
     const uint64_t generation = cache_->generation();
@@ -214,11 +235,7 @@ Vcpu::Next Vcpu::HandleCalloutExit(const CalloutSite& site) {
     case CalloutKind::kEmulate:
       return Emulate(site);
     case CalloutKind::kInvalidOpcode:
-      return StopWith(RunResult::Kind::kGuestFault,
-                      fmt::format("guest fault #UD (vector 6): invalid opcode at eip={:08x}: "
-                                  "bytes {:02x} {:02x} {:02x} {:02x}\n{}",
-                                  site.eip, site.bytes[0], site.bytes[1], site.bytes[2],
-                                  site.bytes[3], DumpRegisters()));
+      return Raise(Exception(6));
     case CalloutKind::kFetchFault:
       return StopWith(RunResult::Kind::kGuestFault,
                       fmt::format("guest fault: instruction fetch outside guest RAM at "
@@ -265,7 +282,8 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
       stats_->smc_writes++;
       cache_->InvalidatePage(page);
       memory_->UnprotectCodePage(page);
-      *next_block = translator_->Translate({insn->eip, insn->eip / kPageSize, 0}, *this, true);
+      *next_block = translator_->Translate({insn->eip, insn->eip / kPageSize, TranslationMode()},
+                                           *this, true);
       return Next::kContinue;
     }
     return StopWith(RunResult::Kind::kGuestFault,
@@ -275,21 +293,24 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
                                 DumpRegisters()));
   }
   switch (ctx_->fault_signo) {
-    case SIGFPE:
+    case SIGFPE: {
       if (ctx_->fault_code == FPE_INTDIV || ctx_->fault_code == FPE_INTOVF) {
-        return StopWith(RunResult::Kind::kGuestFault,
-                        fmt::format("guest fault #DE (vector 0) {}\n{}", where, DumpRegisters()));
+        return Raise(Exception(0));  // #DE
       }
-      return StopWith(RunResult::Kind::kGuestFault,
-                      fmt::format("guest fault #MF/#XM (floating point, si_code {}) {}\n{}",
-                                  ctx_->fault_code, where, DumpRegisters()));
+      // An unmasked x87 exception is #MF; an SSE one is #XM. (The SDM makes
+      // it #UD when CR4.OSXMMEXCPT is clear; bt86 does not enforce CR4's
+      // OSFXSR/OSXMMEXCPT yet and behaves as if both were set.)
+      DecodedInsn d;
+      uint8_t padded[16] = {};
+      std::memcpy(padded, bytes, sizeof(bytes));
+      const bool sse = translator_->decoder().Decode(padded, 15, insn->eip, &d) &&
+                       d.insn.meta.isa_ext != ZYDIS_ISA_EXT_X87;
+      return Raise(Exception(sse ? 19 : 16));
+    }
     case SIGSEGV:
-      return StopWith(RunResult::Kind::kGuestFault,
-                      fmt::format("guest fault #GP(0) (vector 13) {}\n{}", where, DumpRegisters()));
     case SIGBUS:
-      return StopWith(
-          RunResult::Kind::kGuestFault,
-          fmt::format("guest fault #AC/#GP (bus error) {}\n{}", where, DumpRegisters()));
+      // A #GP natively (misaligned SSE operand, ...): the guest's #GP(0).
+      return Raise(ExceptionWithCode(13, 0));
     default:
       return StopWith(RunResult::Kind::kGuestFault,
                       fmt::format("guest fault: host signal {} {}\n{}", ctx_->fault_signo, where,
@@ -302,16 +323,18 @@ std::string Vcpu::ExplainBlock(uint32_t eip) {
 }
 
 std::string Vcpu::DescribeInsn(uint32_t eip, const uint8_t* bytes, size_t len) {
-  std::string hex;
-  for (size_t i = 0; i < len; ++i) hex += fmt::format("{}{:02x}", i ? " " : "", bytes[i]);
   // Decode from a 15-byte padded copy (see Emulate: Zydis 4.0 asserts on
-  // some buffers that end exactly at the instruction's end).
+  // some buffers that end exactly at the instruction's end), then show only
+  // the instruction's own bytes.
   uint8_t padded[ZYDIS_MAX_INSTRUCTION_LENGTH] = {};
   std::memcpy(padded, bytes, std::min<size_t>(len, sizeof(padded)));
   DecodedInsn d;
-  if (len == 0 || !translator_->decoder().Decode(padded, sizeof(padded), eip, &d)) {
-    return fmt::format("(undecodable) [{}]", hex);
-  }
+  const bool decoded = len > 0 && translator_->decoder().Decode(padded, sizeof(padded), eip, &d) &&
+                       d.insn.length <= len;
+  const size_t shown = decoded ? d.insn.length : len;
+  std::string hex;
+  for (size_t i = 0; i < shown; ++i) hex += fmt::format("{}{:02x}", i ? " " : "", bytes[i]);
+  if (!decoded) return fmt::format("(undecodable) [{}]", hex);
   return fmt::format("{} [{}]", translator_->decoder().Format(d), hex);
 }
 

@@ -12,12 +12,14 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "bt86/callout_abi.h"
 #include "bt86/config.h"
 #include "bt86/machine.h"
 #include "bt86/stats.h"
+#include "runtime/cpu/shadow_cpu.h"
 #include "runtime/guest_memory.h"
 #include "runtime/io_bus.h"
 #include "translator/code_cache.h"
@@ -63,6 +65,43 @@ class Vcpu : public GuestCodeReader {
  private:
   enum class Next { kContinue, kStop };
 
+  /// A guest exception or interrupt to deliver through the IDT (SDM 6.4).
+  struct Event {
+    uint8_t vector = 0;
+    bool has_error_code = false;
+    uint32_t error_code = 0;
+    bool software = false;  ///< INT n, INT3, INTO: the gate's DPL is checked against CPL.
+    bool external = false;  ///< A hardware interrupt (EXT=1 in nested error codes).
+  };
+  /// An exception raised by emulation or delivery, not yet delivered.
+  using Fault = std::optional<Event>;
+  static Event Exception(uint8_t vector) { return Event{vector}; }
+  static Event ExceptionWithCode(uint8_t vector, uint32_t code) {
+    return Event{vector, true, code};
+  }
+
+  // cpu/interrupts.cpp
+  /// Delivers `e` with the saved EIP taken from ctx.eip (the faulting
+  /// instruction for faults, the next one for traps and INT n). Handles
+  /// nested faults (#DF) and stops the guest on a triple fault.
+  Next Raise(Event e);
+  Fault TryDeliver(const Event& e);
+  Next EmulateIret(const DecodedInsn& d, const CalloutSite& site);
+  // cpu/segments.cpp
+  Fault ReadDescriptor(uint16_t selector, Descriptor* out, uint32_t ext = 0);
+  void WriteDescriptorHigh(uint16_t selector, uint32_t high);
+  Fault LoadSegment(int seg, uint16_t selector);
+  void SetSegment(int seg, const SegmentCache& cache);
+  /// The mode bits of the block key for the current CPU state.
+  uint32_t TranslationMode() const;
+  // cpu/system_insns.cpp
+  Next EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bool* handled);
+  bool ComputeLinearAddress(const DecodedInsn& d, const ZydisDecodedOperand& m, uint32_t* out);
+  uint32_t ReadGpr(ZydisRegister r) const;
+  void WriteGpr(ZydisRegister r, uint32_t v);
+  bool PushValue(uint32_t value, int size);
+  bool IoAllowed(uint16_t port, int size);
+
   Block* FindOrTranslate(uint32_t eip);
   void ProtectCode(const Block* block);
   Next HandleBranchExit(Block** next_block);
@@ -88,8 +127,7 @@ class Vcpu : public GuestCodeReader {
   uint8_t* area_ = nullptr;  ///< kVcpuAreaBytes, page aligned; starts with the context.
   VcpuContext* ctx_ = nullptr;
   uint32_t system_eflags_ = 0;  ///< Guest EFLAGS bits that are neither arithmetic nor IF.
-  /// Control registers (CR0 as the Multiboot loader leaves it: PE | ET).
-  uint32_t cr_[5] = {0x11, 0, 0, 0, 0};
+  ShadowCpu cpu_;
   std::unique_ptr<CodeCache> cache_;
   HostStubs stubs_;
   std::unique_ptr<Translator> translator_;

@@ -60,7 +60,6 @@ int main(int argc, char** argv) {
   std::string image, stats_mode, load_addr_text, entry_text, cmdline;
   std::vector<std::string> modules;
   double timeout = 0;
-  bool stats = false;
   CLI::App* run = app.add_subcommand("run", "Run a Multiboot kernel or a flat binary");
   run->add_option("image", image, "Multiboot v1 ELF32 kernel, or a flat binary with --load-addr")
       ->required();

@@ -144,7 +144,7 @@ void CodeCache::Flush() {
 void CodeCache::FillLookup(Block* block) {
   if (!lookup_keys_) return;
   size_t slot = block->key.eip & (kLookupSlots - 1);
-  lookup_keys_[slot] = uint64_t(0) - uint64_t(block->key.eip);
+  lookup_keys_[slot] = uint64_t(0) - (uint64_t(block->key.eip) + (uint64_t(block->key.mode) << 32));
   lookup_targets_[slot] = uintptr_t(block->code);
   stats_->inline_lookup_fills++;
 }

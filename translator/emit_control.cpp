@@ -4,9 +4,10 @@
 // table in the vCPU area, written without touching the flags:
 //
 //   movzx r11d, r10w                  ; slot = target & 0xffff
+//   (mode != 0: r10 += mode << 32)
 //   mov   r9, rcx                     ; rcx is needed by jrcxz
-//   mov   rcx, [r15 + keys + r11*8]   ; keys hold -(eip)
-//   lea   rcx, [rcx + r10]            ; zero iff the slot holds this eip
+//   mov   rcx, [r15 + keys + r11*8]   ; keys hold -(eip + (mode << 32))
+//   lea   rcx, [rcx + r10]            ; zero iff the slot holds this eip and mode
 //   jrcxz hit
 //   mov   rcx, r9
 //   jmp   exit_indirect               ; miss: the run loop fills the slot
@@ -53,6 +54,12 @@ void BlockEmitter::EmitIndirectJumpR10() {
   }
   Label hit = a_.newLabel();
   a_.movzx(x86::r11d, x86::r10w);
+  if (block_->key.mode != 0) {
+    // Keys carry the mode above the eip, so blocks translated for another
+    // CPL or code size never match (CodeCache::FillLookup).
+    a_.mov(x86::r9, uint64_t(block_->key.mode) << 32);
+    a_.lea(x86::r10, x86::ptr(x86::r10, x86::r9));
+  }
   a_.mov(x86::r9, x86::rcx);
   a_.mov(x86::rcx, x86::ptr(x86::r15, x86::r11, 3, int32_t(kLookupKeysOffset), 8));
   a_.lea(x86::rcx, x86::ptr(x86::rcx, x86::r10));

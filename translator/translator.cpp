@@ -39,13 +39,19 @@ bool UsesFsGs(const DecodedInsn& d) {
 
 // Encodings the emitter has no sequence for are refused here, at scan time,
 // so that the guest stops with a report instead of running something wrong.
-InsnClass Refine(const DecodedInsn& d, InsnClass cls) {
+InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode) {
   const InsnClass refused{InsnKind::kUnsupported, true};
   const ZydisDecodedOperand* mem = d.MemoryOperand();
   const bool complex_address =
       mem && (d.insn.address_width != 32 || mem->mem.segment == ZYDIS_REGISTER_FS ||
               mem->mem.segment == ZYDIS_REGISTER_GS);
+  const uint32_t cpl = mode & 3;
   switch (cls.kind) {
+    case InsnKind::kCli:
+    case InsnKind::kSti:
+      // Only ring 0 may always write IF; elsewhere IOPL decides (emulated).
+      if (cpl != 0) return {InsnKind::kCallout, true};
+      return cls;
     case InsnKind::kIdent:
       // The 16-bit FPU environment layouts are not scrubbed of host pointers.
       if ((d.insn.mnemonic == ZYDIS_MNEMONIC_FNSAVE || d.insn.mnemonic == ZYDIS_MNEMONIC_FNSTENV) &&
@@ -111,7 +117,7 @@ Translator::Translator(CodeCache* cache, const HostStubs& stubs, const Translato
 }
 
 std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& reader,
-                                               uint32_t max_insns) const {
+                                               uint32_t max_insns, uint32_t mode) const {
   std::vector<ScannedInsn> out;
   const uint32_t page = eip / 4096;
   while (out.size() < max_insns) {
@@ -134,7 +140,7 @@ std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& re
       out.push_back(s);
       break;
     }
-    s.cls = Refine(s.d, ClassifyInsn(s.d));
+    s.cls = Refine(s.d, ClassifyInsn(s.d), mode);
     out.push_back(s);
     if (s.cls.ends_block) break;
     eip = s.d.next_eip();
@@ -145,7 +151,7 @@ std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& re
 
 Block* Translator::Translate(const BlockKey& key, GuestCodeReader& reader, bool transient) {
   const auto start = std::chrono::steady_clock::now();
-  const auto insns = ScanBlock(key.eip, reader, transient ? 1 : options_.max_block_insns);
+  const auto insns = ScanBlock(key.eip, reader, transient ? 1 : options_.max_block_insns, key.mode);
   Block* block = EmitBlock(key, insns, transient);
   if (block == nullptr) {
     cache_->Flush();

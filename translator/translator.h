@@ -51,8 +51,9 @@ class Translator {
   Block* Translate(const BlockKey& key, GuestCodeReader& reader, bool transient);
 
   /// Scans without emitting (for `bt86 explain` and tests).
-  std::vector<ScannedInsn> ScanBlock(uint32_t eip, GuestCodeReader& reader,
-                                     uint32_t max_insns) const;
+  /// `mode` is the block key's mode (CPL in bits 0-1).
+  std::vector<ScannedInsn> ScanBlock(uint32_t eip, GuestCodeReader& reader, uint32_t max_insns,
+                                     uint32_t mode = 0) const;
 
   const Decoder& decoder() const { return decoder_; }
 

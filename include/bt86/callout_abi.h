@@ -16,7 +16,7 @@
 //   +kPollOffset    poll page: every block entry loads from it; the runtime
 //                   makes it PROT_NONE to stop translated code at the next
 //                   block boundary (timeouts, interrupts, stop requests)
-//   +kLookupKeys    inline indirect-branch table: -(guest eip), 64 Ki slots
+//   +kLookupKeys    inline indirect-branch table: -(eip + (mode << 32)), 64 Ki slots
 //   +kLookupTargets host entry address for each slot
 //
 // Exits leave through the common exit stub, which stores the guest state

@@ -91,12 +91,19 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     return Next::kContinue;
   };
 
+  bool system_handled = false;
+  const Next system_next = EmulateSystem(d, site, &system_handled);
+  if (system_handled) return system_next;
+  const bool ring0 = cpu_.cpl == 0;
+  auto gp0 = [&]() { return Raise(ExceptionWithCode(13, 0)); };
+
   switch (m) {
     case ZYDIS_MNEMONIC_IN: {
       const int size = d.ops[0].size / 8;
       const uint16_t port = d.ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
                                 ? uint16_t(d.ops[1].imm.value.u)
                                 : uint16_t(c.gpr[kEdx]);
+      if (!IoAllowed(port, size)) return gp0();
       WriteReg(c, d.ops[0].reg.value, io_->In(port, size));
       c.eip = next_eip;
       return Next::kContinue;
@@ -106,6 +113,7 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
       const uint16_t port = d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
                                 ? uint16_t(d.ops[0].imm.value.u)
                                 : uint16_t(c.gpr[kEdx]);
+      if (!IoAllowed(port, size)) return gp0();
       io_->Out(port, size, ReadReg(c, d.ops[1].reg.value));
       c.eip = next_eip;
       return exit_if_requested();
@@ -116,6 +124,8 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     case ZYDIS_MNEMONIC_OUTSB:
     case ZYDIS_MNEMONIC_OUTSW:
     case ZYDIS_MNEMONIC_OUTSD:
+      if (!IoAllowed(uint16_t(c.gpr[kEdx]), d.insn.operand_width / 8)) return gp0();
+      return EmulateString(d, site);
     case ZYDIS_MNEMONIC_MOVSB:
     case ZYDIS_MNEMONIC_MOVSW:
     case ZYDIS_MNEMONIC_MOVSD:
@@ -143,10 +153,12 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     case ZYDIS_MNEMONIC_MOV:
       if (ZydisRegisterGetClass(d.ops[0].reg.value) == ZYDIS_REGCLASS_CONTROL ||
           ZydisRegisterGetClass(d.ops[1].reg.value) == ZYDIS_REGCLASS_CONTROL) {
+        if (!ring0) return gp0();
         return EmulateMovCr(d, site);
       }
       break;
     case ZYDIS_MNEMONIC_HLT:
+      if (!ring0) return gp0();
       c.eip = next_eip;
       return Halt();
     case ZYDIS_MNEMONIC_CPUID: {
@@ -173,8 +185,14 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
       const uint32_t size = d.insn.operand_width / 8;
       uint32_t v = 0;
       if (!ReadLinear(c.gpr[kEsp], &v, size)) return memory_fault(c.gpr[kEsp]);
-      if (size == 2) v = (ReadEflags() & 0xFFFF0000u) | (v & 0xFFFF);
-      WriteEflags(v);
+      const uint32_t old = ReadEflags();
+      if (size == 2) v = (old & 0xFFFF0000u) | (v & 0xFFFF);
+      // SDM POPF: IOPL changes only at CPL 0, IF only when CPL <= IOPL;
+      // otherwise they keep their value silently. VM and RF stay clear.
+      uint32_t keep = 0;
+      if (!ring0) keep |= 0x3000u;
+      if (cpu_.cpl > ((old >> 12) & 3)) keep |= 0x200u;
+      WriteEflags((v & ~keep) | (old & keep));
       c.gpr[kEsp] += size;
       c.eip = next_eip;
       return Next::kContinue;
@@ -254,12 +272,7 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     }
     case ZYDIS_MNEMONIC_AAM: {
       const uint8_t base = uint8_t(d.ops[0].imm.value.u);
-      if (base == 0) {
-        return StopWith(
-            RunResult::Kind::kGuestFault,
-            fmt::format("guest fault #DE (vector 0) at eip={:08x}: {}\n{}", site.eip,
-                        DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
-      }
+      if (base == 0) return Raise(Exception(0));
       const uint8_t al = Al(c);
       SetAx(c, uint16_t(((al / base) << 8) | (al % base)));
       SetResultFlags8(c, al % base);
@@ -277,10 +290,7 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     case ZYDIS_MNEMONIC_UD0:
     case ZYDIS_MNEMONIC_UD1:
     case ZYDIS_MNEMONIC_UD2:
-      return StopWith(
-          RunResult::Kind::kGuestFault,
-          fmt::format("guest fault #UD (vector 6) at eip={:08x}: {}\n{}", site.eip,
-                      DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
+      return Raise(Exception(6));
     default:
       break;
   }
@@ -308,7 +318,7 @@ Vcpu::Next Vcpu::EmulateMovCr(const DecodedInsn& d, const CalloutSite& site) {
                     DescribeInsn(site.eip, site.bytes, site.length), cr, DumpRegisters()));
   }
   if (!to_cr) {
-    c.gpr[gpr] = cr_[cr];
+    c.gpr[gpr] = cpu_.cr[cr];
   } else {
     const uint32_t value = c.gpr[gpr];
     if (cr == 0 && (value & 0x80000000u)) {
@@ -318,7 +328,7 @@ Vcpu::Next Vcpu::EmulateMovCr(const DecodedInsn& d, const CalloutSite& site) {
                       "(guest paging arrives with memory virtualization)\n{}",
                       site.eip, DescribeInsn(site.eip, site.bytes, site.length), DumpRegisters()));
     }
-    cr_[cr] = cr == 0 ? (value | 0x10) : value;  // CR0.ET is hardwired to 1
+    cpu_.cr[cr] = cr == 0 ? (value | 0x10) : value;  // CR0.ET is hardwired to 1
   }
   c.eip = site.eip + site.length;
   return Next::kContinue;

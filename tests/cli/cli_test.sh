@@ -34,8 +34,8 @@ printf '\xe9\xeb\xff\xef\x0f' >"$TMP/jump_away.bin"
 # 0f 04 is undefined in 32-bit mode; ud2 (0f 0b) is the defined #UD.
 printf '\x0f\x04' >"$TMP/invalid.bin"
 printf '\x0f\x0b' >"$TMP/ud2.bin"
-# lgdt [eax] is not supported yet (descriptor tables arrive with the shadow CPU).
-printf '\x0f\x01\x10' >"$TMP/lgdt.bin"
+# vmcall (a VMX instruction) is not an instruction bt86 runs.
+printf '\x0f\x01\xc1' >"$TMP/vmcall.bin"
 # An endless loop: jmp $ (timeout).
 printf '\xeb\xfe' >"$TMP/spin.bin"
 # xor ecx, ecx ; div ecx (divide by zero -> #DE at 0x100002).
@@ -50,14 +50,16 @@ expect 2 "outside|RAM" -- run --memory 1M --load-addr 0x200000 "$TMP/flat.bin"
 expect 2 "subcommand|required" --
 expect 2 "" -- run --no-such-option "$TMP/flat.bin"
 expect 85 "" -- run --load-addr 0x100000 "$TMP/flat.bin"
-expect 4 "#UD" -- run --load-addr 0x100000 "$TMP/invalid.bin"
-expect 4 "#UD \(vector 6\).*00100000" -- run --load-addr 0x100000 "$TMP/ud2.bin"
+expect 4 "triple fault.*#UD \(vector 6\)" -- run --load-addr 0x100000 "$TMP/invalid.bin"
+expect 4 "triple fault.*eip=00100000 \(ud2.*#UD \(vector 6\)" -- run --load-addr 0x100000 "$TMP/ud2.bin"
 expect 4 "outside guest RAM" -- run --memory 16M --load-addr 0x100000 "$TMP/jump_away.bin"
-expect 6 "unsupported instruction at eip=00100000: lgdt \[eax\] \[0f 01 10\]" -- \
-  run --load-addr 0x100000 "$TMP/lgdt.bin"
+expect 6 "unsupported instruction at eip=00100000: vmcall \[0f 01 c1\]" -- \
+  run --load-addr 0x100000 "$TMP/vmcall.bin"
 expect 8 "timeout" -- run --timeout 0.5 --load-addr 0x100000 "$TMP/spin.bin"
 expect 8 "timeout" -- run --timeout 0.5 --no-chain --load-addr 0x100000 "$TMP/spin.bin"
-expect 4 "#DE \(vector 0\) at eip=00100002: div ecx" -- run --load-addr 0x100000 "$TMP/div0.bin"
+# No IDT (IDTR is its power-on base 0, limit 0xffff over zeroed memory):
+# #DE cannot be delivered, nor the #DF after it: a triple fault.
+expect 4 "triple fault \(shutdown\) at eip=00100002 \(div ecx \[f7 f1\]\): #DE \(vector 0\)" -- run --load-addr 0x100000 "$TMP/div0.bin"
 expect 85 '"exit_status": 85' -- run --stats=json --load-addr 0x100000 "$TMP/flat.bin"
 expect 85 "blocks translated" -- run --stats --load-addr 0x100000 "$TMP/flat.bin"
 

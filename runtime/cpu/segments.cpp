@@ -1,0 +1,98 @@
+// Segment registers: descriptor fetch from the GDT/LDT and selector loads
+// with the checks and error codes of the Intel SDM (Vol. 2B MOV/POP to a
+// segment register; Vol. 3A 5.5-5.8 privilege checks).
+#include "runtime/vcpu.h"
+
+namespace bt86 {
+namespace {
+
+constexpr uint8_t kVecGp = 13, kVecNp = 11, kVecSs = 12;
+
+}  // namespace
+
+Vcpu::Fault Vcpu::ReadDescriptor(uint16_t selector, Descriptor* out, uint32_t ext) {
+  const bool local = selector & 4;
+  const uint32_t index_bytes = selector & 0xFFF8;
+  uint32_t base, limit;
+  if (local) {
+    if (!cpu_.ldtr.usable || (cpu_.ldtr.selector & 0xFFFC) == 0) {
+      return ExceptionWithCode(kVecGp, (selector & 0xFFFC) | ext);
+    }
+    base = cpu_.ldtr.base;
+    limit = cpu_.ldtr.limit;
+  } else {
+    base = cpu_.gdtr.base;
+    limit = cpu_.gdtr.limit;
+  }
+  if (index_bytes + 7 > limit) return ExceptionWithCode(kVecGp, (selector & 0xFFFC) | ext);
+  uint32_t words[2];
+  if (!ReadLinear(base + index_bytes, words, 8)) {
+    return ExceptionWithCode(kVecGp, (selector & 0xFFFC) | ext);
+  }
+  out->low = words[0];
+  out->high = words[1];
+  return std::nullopt;
+}
+
+void Vcpu::WriteDescriptorHigh(uint16_t selector, uint32_t high) {
+  const uint32_t base = (selector & 4) ? cpu_.ldtr.base : cpu_.gdtr.base;
+  WriteLinear(base + (selector & 0xFFF8) + 4, &high, 4);
+}
+
+void Vcpu::SetSegment(int seg, const SegmentCache& cache) {
+  cpu_.seg[seg] = cache;
+  ctx_->seg_base[seg] = cache.base;
+}
+
+Vcpu::Fault Vcpu::LoadSegment(int seg, uint16_t selector) {
+  const uint32_t sel_error = selector & 0xFFFC;
+  const uint8_t rpl = selector & 3;
+  if (sel_error == 0) {
+    // A null selector: allowed for data segments (any use faults later),
+    // never for SS outside 64-bit mode.
+    if (seg == kSs) return ExceptionWithCode(kVecGp, 0);
+    SegmentCache null_cache;
+    null_cache.selector = selector;
+    null_cache.usable = false;
+    null_cache.attributes = 0;
+    SetSegment(seg, null_cache);
+    return std::nullopt;
+  }
+  Descriptor desc;
+  if (Fault f = ReadDescriptor(selector, &desc)) return f;
+  SegmentCache cache = desc.ToCache(selector);
+  if (seg == kSs) {
+    if (rpl != cpu_.cpl || desc.dpl() != cpu_.cpl || !cache.writable() || desc.system()) {
+      return ExceptionWithCode(kVecGp, sel_error);
+    }
+    if (!desc.present()) return ExceptionWithCode(kVecSs, sel_error);
+  } else {
+    if (desc.system() || !cache.readable()) return ExceptionWithCode(kVecGp, sel_error);
+    if (!cache.conforming() && (rpl > desc.dpl() || cpu_.cpl > desc.dpl())) {
+      return ExceptionWithCode(kVecGp, sel_error);
+    }
+    if (!desc.present()) return ExceptionWithCode(kVecNp, sel_error);
+  }
+  // The processor sets the accessed bit in the descriptor (SDM 3.4.5.1).
+  if (!(desc.high & 0x100)) {
+    desc.high |= 0x100;
+    WriteDescriptorHigh(selector, desc.high);
+    cache.attributes |= 1;
+  }
+  SetSegment(seg, cache);
+  return std::nullopt;
+}
+
+uint32_t Vcpu::TranslationMode() const {
+  // CPL in bits 0-1; bit 2: 16-bit code segment; bit 3: a data segment
+  // (es, ss, ds) or cs with a non-zero base, which the translator does not
+  // specialize for yet.
+  uint32_t mode = cpu_.cpl;
+  if (!cpu_.seg[kCs].big()) mode |= 4;
+  for (int s : {kEs, kCs, kSs, kDs}) {
+    if (cpu_.seg[s].base != 0) mode |= 8;
+  }
+  return mode;
+}
+
+}  // namespace bt86
