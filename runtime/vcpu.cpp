@@ -19,7 +19,9 @@ namespace bt86 {
 namespace {
 
 constexpr uint32_t kArithmeticFlags = 0x0CD5;  // CF PF AF ZF SF DF OF
+constexpr uint32_t kEflagsTf = 1u << 8;
 constexpr uint32_t kEflagsIf = 1u << 9;
+constexpr uint32_t kEflagsRf = 1u << 16;
 
 // FNINIT / power-on x87 and SSE state in FXSAVE layout: FCW 0x037F, all
 // registers empty (abridged tag 0), MXCSR 0x1F80.
@@ -86,7 +88,7 @@ void Vcpu::WriteEflags(uint32_t value) {
   ctx_->virtual_if = (value & kEflagsIf) ? 1 : 0;
   // AC, ID, NT and IOPL are kept virtual; VM, RF, VIF, VIP stay clear in
   // protected mode without V86 (issue: shadow CPU).
-  system_eflags_ = value & (0x3000 | 0x4000 | 0x40000 | 0x200000);
+  system_eflags_ = value & (kEflagsTf | 0x3000 | 0x4000 | kEflagsRf | 0x40000 | 0x200000);
 }
 
 size_t Vcpu::ReadCode(uint32_t eip, uint8_t* out, size_t len) {
@@ -167,7 +169,7 @@ RunResult Vcpu::Run() {
       break;
     }
     if (next == nullptr) {
-      if (TranslationMode() & ~3u) {
+      if (TranslationMode() & 0xC) {
         StopWith(RunResult::Kind::kUnsupported,
                  fmt::format("unsupported CPU mode at eip={:08x}: {} (cs base {:08x}, "
                              "ss base {:08x}, ds base {:08x}, es base {:08x})\n{}",
@@ -179,6 +181,21 @@ RunResult Vcpu::Run() {
         break;
       }
       next = FindOrTranslate(ctx_->eip);
+    }
+    // Single-step (EFLAGS.TF) and instruction breakpoints (DR7) run one
+    // instruction at a time from transient blocks (SDM Vol. 3B 17.3).
+    const bool stepping = DebugStepping();
+    const bool tf_at_start = ReadEflags() & kEflagsTf;
+    const uint64_t deliveries_before = stats_->exceptions_delivered;
+    if (stepping) {
+      if (InstructionBreakpointHit()) {
+        if (Raise(Exception(1)) == Next::kStop) break;
+        next = nullptr;
+        continue;
+      }
+      if (next) next = nullptr;
+      next = translator_->Translate(
+          {ctx_->eip, ctx_->eip / kPageSize, TranslationMode() | kModeStepping}, *this, true);
     }
     Block* running = next;
     next = nullptr;
@@ -210,6 +227,25 @@ RunResult Vcpu::Run() {
     }
     if (cache_->generation() == generation && running->transient) cache_->Invalidate(running);
     if (n == Next::kStop) break;
+    if (stepping) {
+      next = nullptr;
+      // The instruction completed if it left through a branch or a callout
+      // that delivered nothing (a fault or INT n clears TF on delivery).
+      const bool completed =
+          (ctx_->exit_reason == ExitReason::kBranch || ctx_->exit_reason == ExitReason::kIndirect ||
+           ctx_->exit_reason == ExitReason::kCallout) &&
+          stats_->exceptions_delivered == deliveries_before && !instruction_restarted_;
+      instruction_restarted_ = false;
+      if (completed) {
+        // RF clears after every instruction except the IRET that loaded it.
+        if (!iret_loaded_rf_) WriteEflags(ReadEflags() & ~kEflagsRf);
+        iret_loaded_rf_ = false;
+        if (tf_at_start) {
+          cpu_.dr[6] |= 1u << 14;  // BS: single step
+          if (Raise(Exception(1)) == Next::kStop) break;
+        }
+      }
+    }
   }
   DetachSignalHandling();
   return result_;
@@ -264,6 +300,7 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
   const uintptr_t poll = uintptr_t(area_ + kPollOffset);
   if (ctx_->fault_signo == SIGSEGV && addr >= poll && addr < poll + kPageSize) {
     stats_->poll_stops++;
+    instruction_restarted_ = true;
     return Next::kContinue;  // the loop top sees the stop request
   }
   const uintptr_t window = uintptr_t(memory_->window());
@@ -280,6 +317,7 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
       // through, and run the writing instruction once from a transient block
       // (translating it normally would protect the page again).
       stats_->smc_writes++;
+      instruction_restarted_ = true;
       cache_->InvalidatePage(page);
       memory_->UnprotectCodePage(page);
       *next_block = translator_->Translate({insn->eip, insn->eip / kPageSize, TranslationMode()},
@@ -316,6 +354,30 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
                       fmt::format("guest fault: host signal {} {}\n{}", ctx_->fault_signo, where,
                                   DumpRegisters()));
   }
+}
+
+bool Vcpu::DebugStepping() const {
+  if (ReadEflags() & kEflagsTf) return true;
+  // Any enabled breakpoint (L0-3/G0-3) whose R/W field is 00 (execute).
+  const uint32_t dr7 = cpu_.dr[7];
+  for (int i = 0; i < 4; ++i) {
+    if ((dr7 >> (2 * i)) & 3 && ((dr7 >> (16 + 4 * i)) & 3) == 0) return true;
+  }
+  return false;
+}
+
+bool Vcpu::InstructionBreakpointHit() {
+  if (ReadEflags() & kEflagsRf) return false;  // RF suppresses one instruction's breakpoints
+  const uint32_t dr7 = cpu_.dr[7];
+  const uint32_t linear = cpu_.seg[kCs].base + ctx_->eip;
+  uint32_t hits = 0;
+  for (int i = 0; i < 4; ++i) {
+    if ((dr7 >> (2 * i)) & 3 && ((dr7 >> (16 + 4 * i)) & 3) == 0 && cpu_.dr[i] == linear) {
+      hits |= 1u << i;
+    }
+  }
+  if (hits) cpu_.dr[6] = (cpu_.dr[6] & ~0xFu) | hits;
+  return hits != 0;
 }
 
 std::string Vcpu::ExplainBlock(uint32_t eip) {

@@ -72,6 +72,9 @@ class Vcpu : public GuestCodeReader {
     uint32_t error_code = 0;
     bool software = false;  ///< INT n, INT3, INTO: the gate's DPL is checked against CPL.
     bool external = false;  ///< A hardware interrupt (EXT=1 in nested error codes).
+    /// For software interrupts: the INT instruction's own EIP, which becomes
+    /// the saved EIP if delivering it faults (the fault is the instruction's).
+    uint32_t insn_eip = 0;
   };
   /// An exception raised by emulation or delivery, not yet delivered.
   using Fault = std::optional<Event>;
@@ -87,6 +90,8 @@ class Vcpu : public GuestCodeReader {
   Next Raise(Event e);
   Fault TryDeliver(const Event& e);
   Next EmulateIret(const DecodedInsn& d, const CalloutSite& site);
+  // cpu/far_transfers.cpp
+  Next EmulateFarTransfer(const DecodedInsn& d, const CalloutSite& site);
   // cpu/segments.cpp
   Fault ReadDescriptor(uint16_t selector, Descriptor* out, uint32_t ext = 0);
   void WriteDescriptorHigh(uint16_t selector, uint32_t high);
@@ -94,6 +99,10 @@ class Vcpu : public GuestCodeReader {
   void SetSegment(int seg, const SegmentCache& cache);
   /// The mode bits of the block key for the current CPU state.
   uint32_t TranslationMode() const;
+  /// True while single-stepping or with an instruction breakpoint armed.
+  bool DebugStepping() const;
+  /// Checks DR0-DR3 execute breakpoints at the current EIP; sets DR6.Bn.
+  bool InstructionBreakpointHit();
   // cpu/system_insns.cpp
   Next EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bool* handled);
   bool ComputeLinearAddress(const DecodedInsn& d, const ZydisDecodedOperand& m, uint32_t* out);
@@ -128,6 +137,8 @@ class Vcpu : public GuestCodeReader {
   VcpuContext* ctx_ = nullptr;
   uint32_t system_eflags_ = 0;  ///< Guest EFLAGS bits that are neither arithmetic nor IF.
   ShadowCpu cpu_;
+  bool instruction_restarted_ = false;  ///< The last exit re-runs its instruction.
+  bool iret_loaded_rf_ = false;         ///< The last instruction was an IRET that set RF.
   std::unique_ptr<CodeCache> cache_;
   HostStubs stubs_;
   std::unique_ptr<Translator> translator_;

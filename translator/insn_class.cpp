@@ -339,6 +339,21 @@ InsnClass ClassifyInsn(const DecodedInsn& d) {
   return ClassifyBase(d);
 }
 
+bool UsesFpuState(const DecodedInsn& d) {
+  switch (d.insn.meta.isa_ext) {
+    case ZYDIS_ISA_EXT_X87:
+    case ZYDIS_ISA_EXT_MMX:
+    case ZYDIS_ISA_EXT_SSE:
+    case ZYDIS_ISA_EXT_SSE2:
+    case ZYDIS_ISA_EXT_SSE3:
+      return true;
+    default:
+      return d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE ||
+             d.insn.mnemonic == ZYDIS_MNEMONIC_FXRSTOR ||
+             d.insn.mnemonic == ZYDIS_MNEMONIC_LDMXCSR || d.insn.mnemonic == ZYDIS_MNEMONIC_STMXCSR;
+  }
+}
+
 const char* InsnKindName(InsnKind kind) {
   switch (kind) {
     case InsnKind::kIdent:

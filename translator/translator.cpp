@@ -53,6 +53,9 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode) {
       if (cpl != 0) return {InsnKind::kCallout, true};
       return cls;
     case InsnKind::kIdent:
+      if ((mode & kModeFpuTrap) && UsesFpuState(d)) return {InsnKind::kCallout, true};
+      // CR4.TSD can forbid RDTSC outside ring 0: the emulator decides there.
+      if (d.insn.mnemonic == ZYDIS_MNEMONIC_RDTSC && cpl != 0) return {InsnKind::kCallout, true};
       // The 16-bit FPU environment layouts are not scrubbed of host pointers.
       if ((d.insn.mnemonic == ZYDIS_MNEMONIC_FNSAVE || d.insn.mnemonic == ZYDIS_MNEMONIC_FNSTENV) &&
           d.insn.operand_width == 16) {
@@ -65,6 +68,7 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode) {
       }
       return cls;
     case InsnKind::kString:
+      if (mode & kModeStepping) return {InsnKind::kCallout, true};  // trap per iteration
       // A segment base on the source would break the biased-rsi scheme's
       // precise state: the emulator runs those.
       if (UsesFsGs(d)) return {InsnKind::kCallout, true};

@@ -54,6 +54,13 @@ struct CalloutSite {
   CalloutKind kind;
 };
 
+/// Block-key mode bit: translated for single-stepping (one instruction,
+/// string instructions emulated so each iteration can trap).
+constexpr uint32_t kModeStepping = 1u << 16;
+/// Block-key mode bit: CR0.TS or CR0.EM is set, so x87/MMX/SSE instructions
+/// must raise #NM/#UD: they become callouts instead of running natively.
+constexpr uint32_t kModeFpuTrap = 1u << 17;
+
 /// Guest register numbering (Intel SDM: eax=0 ... edi=7).
 enum Gpr : int { kEax, kEcx, kEdx, kEbx, kEsp, kEbp, kEsi, kEdi };
 

@@ -91,6 +91,20 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     return Next::kContinue;
   };
 
+  // CR0.TS/EM (SDM Vol. 3A Table 2-2): such blocks are translated with
+  // every x87/MMX/SSE instruction as a callout, decided here.
+  if ((cpu_.cr[0] & 0xC) && UsesFpuState(d)) {
+    const bool mp = cpu_.cr[0] & 2, em = cpu_.cr[0] & 4, ts = cpu_.cr[0] & 8;
+    if (m == ZYDIS_MNEMONIC_FWAIT) {
+      if (mp && ts) return Raise(Exception(7));
+      c.eip = next_eip;  // no unmasked x87 exception can be pending here
+      return Next::kContinue;
+    }
+    const bool x87 = d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87 || m == ZYDIS_MNEMONIC_FXSAVE ||
+                     m == ZYDIS_MNEMONIC_FXRSTOR;
+    if (!x87 && em) return Raise(Exception(6));  // MMX/SSE with EM: #UD
+    return Raise(Exception(7));                  // #NM
+  }
   bool system_handled = false;
   const Next system_next = EmulateSystem(d, site, &system_handled);
   if (system_handled) return system_next;
@@ -156,11 +170,43 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
         if (!ring0) return gp0();
         return EmulateMovCr(d, site);
       }
+      if (ZydisRegisterGetClass(d.ops[0].reg.value) == ZYDIS_REGCLASS_DEBUG ||
+          ZydisRegisterGetClass(d.ops[1].reg.value) == ZYDIS_REGCLASS_DEBUG) {
+        // MOV to/from DR0-DR7 (SDM Vol. 3B 17.2). The registers are stored;
+        // breakpoints are not armed yet. DR4/DR5 alias DR6/DR7 unless
+        // CR4.DE, when they are #UD.
+        if (!ring0) return gp0();
+        const bool to_dr = ZydisRegisterGetClass(d.ops[0].reg.value) == ZYDIS_REGCLASS_DEBUG;
+        int dr = ZydisRegisterGetId(to_dr ? d.ops[0].reg.value : d.ops[1].reg.value);
+        if (dr == 4 || dr == 5) {
+          if (cpu_.cr[4] & 8) return Raise(Exception(6));
+          dr += 2;
+        }
+        if (to_dr) {
+          uint32_t v = ReadReg(c, d.ops[1].reg.value);
+          if (dr == 6) v = (v & 0x0000E00F) | 0xFFFF0FF0;  // reserved bits read as 1
+          if (dr == 7) v = (v & 0xFFFF2BFF) | 0x400;
+          cpu_.dr[dr] = v;
+        } else {
+          WriteReg(c, d.ops[0].reg.value, cpu_.dr[dr]);
+        }
+        c.eip = next_eip;
+        return Next::kContinue;
+      }
       break;
     case ZYDIS_MNEMONIC_HLT:
       if (!ring0) return gp0();
       c.eip = next_eip;
       return Halt();
+    case ZYDIS_MNEMONIC_RDTSC: {
+      // Reached outside ring 0 only: CR4.TSD makes it privileged there.
+      if (cpu_.cr[4] & 4) return gp0();
+      const uint64_t tsc = __builtin_ia32_rdtsc();
+      c.gpr[kEax] = uint32_t(tsc);
+      c.gpr[kEdx] = uint32_t(tsc >> 32);
+      c.eip = next_eip;
+      return Next::kContinue;
+    }
     case ZYDIS_MNEMONIC_CPUID: {
       const CpuidResult r = GuestCpuid(c.gpr[kEax], c.gpr[kEcx]);
       c.gpr[kEax] = r.eax;

@@ -170,6 +170,9 @@ Vcpu::Next Vcpu::EmulateString(const DecodedInsn& d, const CalloutSite& site) {
       if ((rep && !zf) || (repne && zf)) break;
     }
     if (op == StringOp::kOuts && debug_exit_->requested_value()) break;
+    // Under single-step each iteration traps (SDM 17.3.1.4): stop after one
+    // and leave EIP at the instruction while iterations remain.
+    if ((ReadEflags() & (1u << 8)) && cx.get() != 0) return Next::kContinue;
   }
   c.eip = site.eip + site.length;
   if (auto v = debug_exit_->requested_value()) {

@@ -49,6 +49,8 @@ Vcpu::Next Vcpu::Raise(Event e) {
     Fault nested = TryDeliver(e);
     if (!nested) return Next::kContinue;
     const Event next = *nested;  // TryDeliver already set EXT in its error codes
+    // A fault delivering INT n / INT3 / INTO is a fault of that instruction.
+    if (e.software) ctx_->eip = e.insn_eip;
     history += fmt::format(", then {} (vector {}, error {:#x}) delivering it",
                            VectorName(next.vector), next.vector, next.error_code);
     if (e.vector == kVecDf || nesting > 3) {
@@ -160,9 +162,19 @@ Vcpu::Next Vcpu::EmulateIret(const DecodedInsn& d, const CalloutSite& site) {
   const int size = d.insn.operand_width / 8;
   const uint32_t eflags_now = ReadEflags();
   if (eflags_now & kNt) {
+    // Task return (SDM IRET, TASK-RETURN): the back link must name a busy
+    // TSS in the GDT, else #TS(link). A real task switch is not supported.
+    uint16_t link = 0;
+    ReadLinear(cpu_.tr.base, &link, 2);
+    Descriptor tss;
+    if ((link & 4) || ReadDescriptor(link, &tss) || !tss.system() ||
+        (tss.type() != kTss32Busy && tss.type() != kTss16Busy)) {
+      return Raise(ExceptionWithCode(kVecTs, link & 0xFFFC));
+    }
     return StopWith(RunResult::Kind::kUnsupported,
-                    fmt::format("unsupported: IRET with EFLAGS.NT (task return) at eip={:08x}\n{}",
-                                site.eip, DumpRegisters()));
+                    fmt::format("unsupported: IRET with EFLAGS.NT (task switch back to TSS "
+                                "{:#06x}) at eip={:08x}\n{}",
+                                link, site.eip, DumpRegisters()));
   }
   const SegmentCache& ss_now = cpu_.seg[kSs];
   const uint32_t sp = ctx_->gpr[kEsp];
@@ -239,6 +251,7 @@ Vcpu::Next Vcpu::EmulateIret(const DecodedInsn& d, const CalloutSite& site) {
   }
   ctx_->eip = size == 4 ? new_eip : (new_eip & 0xFFFF);
   WriteEflags(eflags);
+  iret_loaded_rf_ = eflags & (1u << 16);
   return Next::kContinue;
 }
 

@@ -86,12 +86,13 @@ Vcpu::Fault Vcpu::LoadSegment(int seg, uint16_t selector) {
 uint32_t Vcpu::TranslationMode() const {
   // CPL in bits 0-1; bit 2: 16-bit code segment; bit 3: a data segment
   // (es, ss, ds) or cs with a non-zero base, which the translator does not
-  // specialize for yet.
+  // specialize for yet; kModeFpuTrap while CR0.TS or CR0.EM is set.
   uint32_t mode = cpu_.cpl;
   if (!cpu_.seg[kCs].big()) mode |= 4;
   for (int s : {kEs, kCs, kSs, kDs}) {
     if (cpu_.seg[s].base != 0) mode |= 8;
   }
+  if (cpu_.cr[0] & 0xC) mode |= kModeFpuTrap;  // CR0.TS | CR0.EM
   return mode;
 }
 

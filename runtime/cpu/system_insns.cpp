@@ -286,11 +286,17 @@ Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bo
       c.eip = next_eip;  // traps: the saved EIP is the next instruction
       Event e{vector};
       e.software = m != ZYDIS_MNEMONIC_INT1;
+      e.insn_eip = site.eip;
       return Raise(e);
     }
     case ZYDIS_MNEMONIC_IRET:
     case ZYDIS_MNEMONIC_IRETD:
       return EmulateIret(d, site);
+    case ZYDIS_MNEMONIC_JMP:
+    case ZYDIS_MNEMONIC_CALL:
+    case ZYDIS_MNEMONIC_RET:
+      // Only far forms reach the emulator (near ones are translated).
+      return EmulateFarTransfer(d, site);
     case ZYDIS_MNEMONIC_BOUND: {
       const int size = d.insn.operand_width / 8;
       const uint32_t at = mem_linear(1);
