@@ -169,13 +169,13 @@ RunResult Vcpu::Run() {
       break;
     }
     if (next == nullptr) {
-      if (TranslationMode() & 0xC) {
+      if ((TranslationMode() & 4) || cpu_.seg[kCs].base != 0) {
         StopWith(RunResult::Kind::kUnsupported,
                  fmt::format("unsupported CPU mode at eip={:08x}: {} (cs base {:08x}, "
                              "ss base {:08x}, ds base {:08x}, es base {:08x})\n{}",
                              ctx_->eip,
                              (TranslationMode() & 4) ? "16-bit code segment"
-                                                     : "a segment with a non-zero base",
+                                                     : "a code segment with a non-zero base",
                              cpu_.seg[kCs].base, cpu_.seg[kSs].base, cpu_.seg[kDs].base,
                              cpu_.seg[kEs].base, DumpRegisters()));
         break;
@@ -227,6 +227,7 @@ RunResult Vcpu::Run() {
     }
     if (cache_->generation() == generation && running->transient) cache_->Invalidate(running);
     if (n == Next::kStop) break;
+    if (!stepping) ss_shadow_ = false;  // it covers only the next instruction
     if (stepping) {
       next = nullptr;
       // The instruction completed if it left through a branch or a callout
@@ -240,7 +241,10 @@ RunResult Vcpu::Run() {
         // RF clears after every instruction except the IRET that loaded it.
         if (!iret_loaded_rf_) WriteEflags(ReadEflags() & ~kEflagsRf);
         iret_loaded_rf_ = false;
-        if (tf_at_start) {
+        // MOV SS / POP SS inhibit the trap for one instruction (SDM 6.8.3).
+        const bool shadow = ss_shadow_;
+        ss_shadow_ = false;
+        if (tf_at_start && !shadow) {
           cpu_.dr[6] |= 1u << 14;  // BS: single step
           if (Raise(Exception(1)) == Next::kStop) break;
         }

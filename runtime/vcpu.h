@@ -139,6 +139,7 @@ class Vcpu : public GuestCodeReader {
   ShadowCpu cpu_;
   bool instruction_restarted_ = false;  ///< The last exit re-runs its instruction.
   bool iret_loaded_rf_ = false;         ///< The last instruction was an IRET that set RF.
+  bool ss_shadow_ = false;              ///< The last instruction loaded SS (MOV/POP SS shadow).
   std::unique_ptr<CodeCache> cache_;
   HostStubs stubs_;
   std::unique_ptr<Translator> translator_;

@@ -50,7 +50,13 @@ class BlockEmitter {
   void EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOperand& m, int32_t extra_disp);
   asmjit::x86::Mem GuestMem(const DecodedInsn& d, const ZydisDecodedOperand& m, uint32_t size,
                             int32_t extra_disp = 0);
+  /// gs:[esp + disp], SS-relative. Emits address code when SS has a base:
+  /// call it right where the operand is used (it may clobber r8/r9).
   asmjit::x86::Mem StackMem(int32_t disp, uint32_t size);
+  asmjit::x86::Mem StackRelative(const asmjit::x86::Gp& base, int32_t disp, uint32_t size);
+  void EmitAddSegmentBaseToR8(int seg);
+  /// True unless es/ss/ds have non-zero bases (block mode bit 3).
+  bool flat() const { return !(block_->key.mode & 8); }
   // emit_stack.cpp
   void EmitPush(const DecodedInsn& d);
   void EmitPop(const DecodedInsn& d);

@@ -23,13 +23,30 @@ bool NeedsSegmentBase(ZydisRegister seg) {
 }  // namespace
 
 bool BlockEmitter::IsSimpleAddress(const DecodedInsn& d, const ZydisDecodedOperand& m) const {
-  return d.insn.address_width == 32 && !NeedsSegmentBase(m.mem.segment);
+  return d.insn.address_width == 32 && flat() && !NeedsSegmentBase(m.mem.segment);
+}
+
+void BlockEmitter::EmitAddSegmentBaseToR8(int seg) {
+  a_.mov(x86::r9d, x86::dword_ptr(x86::r15, int32_t(offsetof(VcpuContext, seg_base) + 4 * seg)));
+  a_.lea(x86::r8d, x86::ptr(x86::r8, x86::r9));
+}
+
+x86::Mem BlockEmitter::StackRelative(const x86::Gp& base, int32_t disp, uint32_t size) {
+  if (flat()) {
+    x86::Mem mem = x86::ptr(base, disp, size);
+    mem.setSegment(x86::gs);
+    return mem;
+  }
+  // A stack segment with a base: address it through r8 (SS-relative).
+  a_.lea(x86::r8d, x86::ptr(base, disp));
+  EmitAddSegmentBaseToR8(kSs);
+  x86::Mem mem = x86::ptr(x86::r8d, 0, size);
+  mem.setSegment(x86::gs);
+  return mem;
 }
 
 x86::Mem BlockEmitter::StackMem(int32_t disp, uint32_t size) {
-  x86::Mem mem = x86::ptr(x86::esp, disp, size);
-  mem.setSegment(x86::gs);
-  return mem;
+  return StackRelative(x86::esp, disp, size);
 }
 
 void BlockEmitter::EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOperand& m,
@@ -63,10 +80,8 @@ void BlockEmitter::EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOpera
     }
     a_.movzx(x86::r8d, x86::r8w);
   }
-  if (NeedsSegmentBase(m.mem.segment)) {
-    int seg = m.mem.segment == ZYDIS_REGISTER_FS ? kFs : kGs;
-    a_.mov(x86::r9d, x86::dword_ptr(x86::r15, int32_t(offsetof(VcpuContext, seg_base) + 4 * seg)));
-    a_.lea(x86::r8d, x86::ptr(x86::r8, x86::r9));
+  if (NeedsSegmentBase(m.mem.segment) || !flat()) {
+    EmitAddSegmentBaseToR8(ZydisRegisterGetId(m.mem.segment));
   }
 }
 

@@ -70,11 +70,8 @@ void BlockEmitter::EmitXlat(const DecodedInsn& d) {
   for (int i = 0; i < d.insn.operand_count; ++i) {
     const auto& m = d.ops[i];
     if (m.type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
-    if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS) {
-      const int seg = m.mem.segment == ZYDIS_REGISTER_FS ? kFs : kGs;
-      a_.mov(x86::r9d,
-             x86::dword_ptr(x86::r15, int32_t(offsetof(VcpuContext, seg_base) + 4 * seg)));
-      a_.lea(x86::r8d, x86::ptr(x86::r8, x86::r9));
+    if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS || !flat()) {
+      EmitAddSegmentBaseToR8(ZydisRegisterGetId(m.mem.segment));
     }
   }
   x86::Mem mem = x86::ptr(x86::r8d, 0, 1);

@@ -42,17 +42,17 @@ void BlockEmitter::EmitLoadOperand(const DecodedInsn& d, const ZydisDecodedOpera
 void BlockEmitter::EmitPush(const DecodedInsn& d) {
   const uint32_t size = d.insn.operand_width / 8;
   const ZydisDecodedOperand& src = d.ops[0];
-  const x86::Mem slot = StackMem(-int32_t(size), size);
   switch (src.type) {
     case ZYDIS_OPERAND_TYPE_REGISTER:
-      a_.mov(slot, HostReg(src.reg.value));
+      a_.mov(StackMem(-int32_t(size), size), HostReg(src.reg.value));
       break;
     case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-      a_.mov(slot, size == 2 ? uint32_t(uint16_t(src.imm.value.u)) : uint32_t(src.imm.value.u));
+      a_.mov(StackMem(-int32_t(size), size),
+             size == 2 ? uint32_t(uint16_t(src.imm.value.u)) : uint32_t(src.imm.value.u));
       break;
     default:
       EmitLoadOperand(d, src, Sized(10, size));
-      a_.mov(slot, Sized(10, size));
+      a_.mov(StackMem(-int32_t(size), size), Sized(10, size));
       break;
   }
   a_.lea(x86::esp, x86::ptr(x86::esp, -int32_t(size)));
@@ -112,9 +112,7 @@ void BlockEmitter::EmitPopa(const DecodedInsn& d) {
 void BlockEmitter::EmitLeave(const DecodedInsn& d) {
   // esp = ebp; ebp = pop.
   const uint32_t size = d.insn.operand_width / 8;
-  x86::Mem top = x86::ptr(x86::ebp, 0, size);
-  top.setSegment(x86::gs);
-  a_.mov(Sized(10, size), top);
+  a_.mov(Sized(10, size), StackRelative(x86::ebp, 0, size));
   a_.lea(x86::esp, x86::ptr(x86::ebp, int32_t(size)));
   a_.mov(Sized(kEbp, size), Sized(10, size));
 }

@@ -42,9 +42,10 @@ bool UsesFsGs(const DecodedInsn& d) {
 InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode) {
   const InsnClass refused{InsnKind::kUnsupported, true};
   const ZydisDecodedOperand* mem = d.MemoryOperand();
+  const bool flat = !(mode & 8);
   const bool complex_address =
       mem && (d.insn.address_width != 32 || mem->mem.segment == ZYDIS_REGISTER_FS ||
-              mem->mem.segment == ZYDIS_REGISTER_GS);
+              mem->mem.segment == ZYDIS_REGISTER_GS || !flat);
   const uint32_t cpl = mode & 3;
   switch (cls.kind) {
     case InsnKind::kCli:
@@ -69,6 +70,7 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode) {
       return cls;
     case InsnKind::kString:
       if (mode & kModeStepping) return {InsnKind::kCallout, true};  // trap per iteration
+      if (!flat) return {InsnKind::kCallout, true};                 // es:/ds: bases: emulated
       // A segment base on the source would break the biased-rsi scheme's
       // precise state: the emulator runs those.
       if (UsesFsGs(d)) return {InsnKind::kCallout, true};

@@ -396,6 +396,7 @@ Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bo
           return StopOnMemoryFault(mem_linear(1), site);
         }
         if (Fault f = LoadSegment(seg, selector)) return Raise(*f);
+        ss_shadow_ = seg == kSs;
         return done();
       }
       if (IsSegmentRegister(d.ops[1])) {
@@ -424,6 +425,7 @@ Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bo
       if (!ReadLinear(at, &selector, size)) return StopOnMemoryFault(at, site);
       if (Fault f = LoadSegment(seg, uint16_t(selector))) return Raise(*f);
       c.gpr[kEsp] += size;
+      ss_shadow_ = seg == kSs;
       return done();
     }
     case ZYDIS_MNEMONIC_LDS:
