@@ -126,6 +126,10 @@ void Machine::SetSerialOutput(std::function<void(uint8_t)> sink) {
   impl_->serial_sink = std::move(sink);
 }
 
+void Machine::RaiseInterrupt(uint8_t vector) {
+  impl_->vcpu->RaiseInterrupt(vector);
+}
+
 std::string Machine::ExplainBlock(uint32_t eip) {
   return impl_->vcpu->ExplainBlock(eip);
 }

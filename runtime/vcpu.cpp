@@ -56,6 +56,7 @@ Status Vcpu::Init() {
   ctx_ = new (area_) VcpuContext();
   ctx_->window_base = uint64_t(uintptr_t(memory_->window()));
   ctx_->rflags = 0x2;
+  ctx_->shadow_eip = ~0u;
   // The segment state a Multiboot loader leaves: flat 32-bit code at 0x08,
   // flat data at 0x10 (QEMU's loader uses these selectors); no LDT or TSS.
   SetSegment(kCs, SegmentCache{0x08, 0, 0xFFFFFFFF, 0xC09B, true});
@@ -137,11 +138,40 @@ Block* Vcpu::FindOrTranslate(uint32_t eip) {
   return b;
 }
 
+void Vcpu::ArmPoll() {
+  mprotect(area_ + kPollOffset, kPageSize, PROT_NONE);
+}
+void Vcpu::DisarmPoll() {
+  mprotect(area_ + kPollOffset, kPageSize, PROT_READ);
+}
+
 void Vcpu::RequestStop() {
   stop_requested_.store(true);
-  mprotect(area_ + kPollOffset, kPageSize, PROT_NONE);
+  ArmPoll();
   std::lock_guard<std::mutex> lock(wake_mutex_);
   wake_.notify_all();
+}
+
+void Vcpu::RaiseInterrupt(uint8_t vector) {
+  std::lock_guard<std::mutex> lock(wake_mutex_);
+  pending_irqs_[vector / 64] |= 1ull << (vector % 64);
+  irq_pending_.store(true);
+  ArmPoll();
+  wake_.notify_all();
+}
+
+int Vcpu::TakePendingInterrupt() {
+  std::lock_guard<std::mutex> lock(wake_mutex_);
+  for (int word = 3; word >= 0; --word) {
+    if (pending_irqs_[word]) {
+      const int bit = 63 - __builtin_clzll(pending_irqs_[word]);
+      pending_irqs_[word] &= ~(1ull << bit);
+      irq_pending_.store(pending_irqs_[0] | pending_irqs_[1] | pending_irqs_[2] | pending_irqs_[3]);
+      return word * 64 + bit;
+    }
+  }
+  irq_pending_.store(false);
+  return -1;
 }
 
 Vcpu::Next Vcpu::HandleStopRequest() {
@@ -168,6 +198,22 @@ RunResult Vcpu::Run() {
       HandleStopRequest();
       break;
     }
+    if (irq_pending_.load()) {
+      // External interrupts are taken at block boundaries with IF=1, one
+      // instruction late after STI or MOV SS (SDM 6.8.3).
+      DisarmPoll();
+      if (ctx_->virtual_if && !step_once_) {
+        if (ctx_->eip == ctx_->shadow_eip) {
+          step_once_ = true;
+          ctx_->shadow_eip = ~0u;
+        } else if (const int vector = TakePendingInterrupt(); vector >= 0) {
+          Event e{uint8_t(vector)};
+          e.external = true;
+          if (Raise(e) == Next::kStop) break;
+          next = nullptr;
+        }
+      }
+    }
     if (next == nullptr) {
       if ((TranslationMode() & 4) || cpu_.seg[kCs].base != 0) {
         StopWith(RunResult::Kind::kUnsupported,
@@ -184,7 +230,8 @@ RunResult Vcpu::Run() {
     }
     // Single-step (EFLAGS.TF) and instruction breakpoints (DR7) run one
     // instruction at a time from transient blocks (SDM Vol. 3B 17.3).
-    const bool stepping = DebugStepping();
+    const bool stepping = DebugStepping() || step_once_;
+    step_once_ = false;
     const bool tf_at_start = ReadEflags() & kEflagsTf;
     const uint64_t deliveries_before = stats_->exceptions_delivered;
     if (stepping) {

@@ -44,6 +44,9 @@ class Vcpu : public GuestCodeReader {
   RunResult Run();
   /// Asks the run loop to stop at the next block boundary. Thread-safe.
   void RequestStop();
+  /// Makes external interrupt `vector` pending; it is delivered through the
+  /// IDT at the next block boundary where IF=1 (and wakes HLT). Thread-safe.
+  void RaiseInterrupt(uint8_t vector);
 
   /// GuestCodeReader: guest linear = physical while paging is off.
   size_t ReadCode(uint32_t eip, uint8_t* out, size_t len) override;
@@ -145,7 +148,15 @@ class Vcpu : public GuestCodeReader {
   std::unique_ptr<Translator> translator_;
   RunResult result_;
 
+  /// The highest pending external interrupt, or -1 (under wake_mutex_).
+  int TakePendingInterrupt();
+  void ArmPoll();
+  void DisarmPoll();
+
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> irq_pending_{false};
+  uint64_t pending_irqs_[4] = {};  ///< Bitmap of pending vectors, under wake_mutex_.
+  bool step_once_ = false;         ///< Run one instruction before delivering (shadows).
   std::mutex wake_mutex_;
   std::condition_variable wake_;
 };

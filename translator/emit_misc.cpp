@@ -175,6 +175,7 @@ void BlockEmitter::EmitInsn(const ScannedInsn& s) {
       break;
     case InsnKind::kSti:
       a_.mov(x86::byte_ptr(x86::r15, int32_t(offsetof(VcpuContext, virtual_if))), 1);
+      a_.mov(x86::dword_ptr(x86::r15, int32_t(offsetof(VcpuContext, shadow_eip))), d.next_eip());
       EmitDirectJump(d.next_eip());
       break;
     case InsnKind::kCallout:

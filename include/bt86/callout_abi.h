@@ -88,7 +88,10 @@ struct alignas(64) VcpuContext {
   int32_t fault_signo;   ///< kSignal: SIGSEGV, SIGFPE, ...
   int32_t fault_code;    ///< kSignal: si_code.
   uint32_t seg_base[6];  ///< Guest segment bases (hidden descriptor caches), by Seg.
-  uint64_t reserved1[3];
+  /// EIP just after the last STI or MOV/POP SS: an interrupt arriving
+  /// there waits one more instruction (the interrupt shadow).
+  uint32_t shadow_eip;
+  uint32_t reserved1[5];
   alignas(64) uint8_t guest_fx[512];  ///< Guest x87/MMX/SSE state (FXSAVE64 image).
   alignas(64) uint8_t host_fx[512];   ///< Run loop's x87/SSE state while the guest runs.
 };

@@ -64,6 +64,9 @@ class Machine {
   /// Runs until the guest exits, halts, faults or times out.
   RunResult Run();
   const Stats& stats() const;
+  /// Makes external interrupt `vector` pending (thread-safe; for tests and,
+  /// later, the interrupt controllers).
+  void RaiseInterrupt(uint8_t vector);
   /// Translates the block at guest `eip` and lists it beside its host code.
   std::string ExplainBlock(uint32_t eip);
   /// Where COM1 output goes (default: stdout).

@@ -384,10 +384,10 @@ Vcpu::Next Vcpu::Halt() {
   if (!ctx_->virtual_if) {
     return StopWith(RunResult::Kind::kHalted, "");
   }
-  // Interrupts enabled: sleep until a device event or a stop request. No
-  // device raises interrupts yet, so only a stop (timeout) wakes us.
+  // Interrupts enabled: sleep until an interrupt or a stop request (no
+  // spinning); the run loop then delivers it with the saved EIP after HLT.
   std::unique_lock<std::mutex> lock(wake_mutex_);
-  wake_.wait(lock, [&] { return stop_requested_.load(); });
+  wake_.wait(lock, [&] { return stop_requested_.load() || irq_pending_.load(); });
   return Next::kContinue;
 }
 

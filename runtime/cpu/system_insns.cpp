@@ -396,7 +396,10 @@ Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bo
           return StopOnMemoryFault(mem_linear(1), site);
         }
         if (Fault f = LoadSegment(seg, selector)) return Raise(*f);
-        ss_shadow_ = seg == kSs;
+        if (seg == kSs) {
+          ss_shadow_ = true;
+          c.shadow_eip = next_eip;
+        }
         return done();
       }
       if (IsSegmentRegister(d.ops[1])) {
@@ -425,7 +428,10 @@ Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bo
       if (!ReadLinear(at, &selector, size)) return StopOnMemoryFault(at, site);
       if (Fault f = LoadSegment(seg, uint16_t(selector))) return Raise(*f);
       c.gpr[kEsp] += size;
-      ss_shadow_ = seg == kSs;
+      if (seg == kSs) {
+        ss_shadow_ = true;
+        c.shadow_eip = next_eip;
+      }
       return done();
     }
     case ZYDIS_MNEMONIC_LDS:
@@ -453,6 +459,7 @@ Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bo
     case ZYDIS_MNEMONIC_STI: {
       // Reached only at CPL > 0 (ring 0 writes the virtual IF inline).
       if (cpu_.cpl > ((ReadEflags() >> 12) & 3)) return gp0();
+      if (m == ZYDIS_MNEMONIC_STI && !c.virtual_if) c.shadow_eip = next_eip;
       c.virtual_if = m == ZYDIS_MNEMONIC_STI;
       return done();
     }
