@@ -36,6 +36,22 @@ int RunResult::ProcessExitStatus() const {
   return int(ExitStatus::kInternal);
 }
 
+const char* RunResultKindName(RunResult::Kind kind) {
+  switch (kind) {
+    case RunResult::Kind::kExitPort:
+      return "exit-port";
+    case RunResult::Kind::kHalted:
+      return "halted";
+    case RunResult::Kind::kGuestFault:
+      return "guest-fault";
+    case RunResult::Kind::kUnsupported:
+      return "unsupported";
+    case RunResult::Kind::kTimeout:
+      return "timeout";
+  }
+  return "?";
+}
+
 struct Machine::Impl {
   Config config;
   Stats stats;

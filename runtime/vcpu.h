@@ -100,6 +100,9 @@ class Vcpu : public GuestCodeReader {
   void WriteDescriptorHigh(uint16_t selector, uint32_t high);
   Fault LoadSegment(int seg, uint16_t selector);
   void SetSegment(int seg, const SegmentCache& cache);
+  /// On a return to an outer level: es/fs/gs/ds that the new CPL may not
+  /// use become null (SDM IRET and RET far).
+  void NullInaccessibleDataSegments(uint8_t new_cpl);
   /// The mode bits of the block key for the current CPU state.
   uint32_t TranslationMode() const;
   /// True while single-stepping or with an instruction breakpoint armed.

@@ -8,25 +8,9 @@
 namespace bt86 {
 namespace {
 
-const char* ResultName(RunResult::Kind kind) {
-  switch (kind) {
-    case RunResult::Kind::kExitPort:
-      return "exit-port";
-    case RunResult::Kind::kHalted:
-      return "halted";
-    case RunResult::Kind::kGuestFault:
-      return "guest-fault";
-    case RunResult::Kind::kUnsupported:
-      return "unsupported";
-    case RunResult::Kind::kTimeout:
-      return "timeout";
-  }
-  return "?";
-}
-
 nlohmann::ordered_json ToJson(const Stats& s, const RunResult& r) {
   nlohmann::ordered_json j;
-  j["result"] = ResultName(r.kind);
+  j["result"] = RunResultKindName(r.kind);
   j["exit_status"] = r.ProcessExitStatus();
   j["translation"] = {
       {"blocks", s.blocks_translated},      {"guest_instructions", s.guest_insns_translated},
@@ -58,7 +42,7 @@ std::string FormatStatsText(const Stats& s, const RunResult& r) {
   auto line = [&](const char* name, uint64_t v) {
     out += fmt::format("  {:<28}{:>14}\n", name, v);
   };
-  out += fmt::format("  {:<28}{:>14}\n", "result", ResultName(r.kind));
+  out += fmt::format("  {:<28}{:>14}\n", "result", RunResultKindName(r.kind));
   line("blocks translated", s.blocks_translated);
   line("guest insns translated", s.guest_insns_translated);
   line("host bytes emitted", s.host_bytes_emitted);

@@ -40,6 +40,12 @@ bool HasOperandSizePrefix(const DecodedInsn& d) {
 
 InsnClass ClassifyBase(const DecodedInsn& d) {
   const uint8_t op = d.opcode_byte();
+  // String instructions: es:[edi] cannot take the gs override. The
+  // si/di/cx (0x67) forms are emulated.
+  if (IsStringInstruction(d.insn.mnemonic)) {
+    if (d.insn.address_width != 32) return Ends(InsnKind::kCallout);
+    return Rewrite(InsnKind::kString);
+  }
   switch (d.insn.mnemonic) {
     // Data movement and arithmetic: identical in 64-bit mode without REX.
     case ZYDIS_MNEMONIC_MOV: {
@@ -231,25 +237,6 @@ InsnClass ClassifyBase(const DecodedInsn& d) {
       if (d.insn.address_width != 32 || HasOperandSizePrefix(d)) return Ends(InsnKind::kCallout);
       return Ends(InsnKind::kLoop);
 
-    // String instructions: es:[edi] cannot take the gs override.
-    case ZYDIS_MNEMONIC_MOVSB:
-    case ZYDIS_MNEMONIC_MOVSW:
-    case ZYDIS_MNEMONIC_MOVSD:
-    case ZYDIS_MNEMONIC_STOSB:
-    case ZYDIS_MNEMONIC_STOSW:
-    case ZYDIS_MNEMONIC_STOSD:
-    case ZYDIS_MNEMONIC_LODSB:
-    case ZYDIS_MNEMONIC_LODSW:
-    case ZYDIS_MNEMONIC_LODSD:
-    case ZYDIS_MNEMONIC_SCASB:
-    case ZYDIS_MNEMONIC_SCASW:
-    case ZYDIS_MNEMONIC_SCASD:
-    case ZYDIS_MNEMONIC_CMPSB:
-    case ZYDIS_MNEMONIC_CMPSW:
-    case ZYDIS_MNEMONIC_CMPSD:
-      // si/di/cx (0x67) forms are emulated.
-      if (d.insn.address_width != 32) return Ends(InsnKind::kCallout);
-      return Rewrite(InsnKind::kString);
     case ZYDIS_MNEMONIC_INSB:
     case ZYDIS_MNEMONIC_INSW:
     case ZYDIS_MNEMONIC_INSD:
@@ -351,6 +338,29 @@ bool UsesFpuState(const DecodedInsn& d) {
       return d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE ||
              d.insn.mnemonic == ZYDIS_MNEMONIC_FXRSTOR ||
              d.insn.mnemonic == ZYDIS_MNEMONIC_LDMXCSR || d.insn.mnemonic == ZYDIS_MNEMONIC_STMXCSR;
+  }
+}
+
+bool IsStringInstruction(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_MOVSB:
+    case ZYDIS_MNEMONIC_MOVSW:
+    case ZYDIS_MNEMONIC_MOVSD:
+    case ZYDIS_MNEMONIC_STOSB:
+    case ZYDIS_MNEMONIC_STOSW:
+    case ZYDIS_MNEMONIC_STOSD:
+    case ZYDIS_MNEMONIC_LODSB:
+    case ZYDIS_MNEMONIC_LODSW:
+    case ZYDIS_MNEMONIC_LODSD:
+    case ZYDIS_MNEMONIC_SCASB:
+    case ZYDIS_MNEMONIC_SCASW:
+    case ZYDIS_MNEMONIC_SCASD:
+    case ZYDIS_MNEMONIC_CMPSB:
+    case ZYDIS_MNEMONIC_CMPSW:
+    case ZYDIS_MNEMONIC_CMPSD:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -47,6 +47,9 @@ struct InsnClass {
 /// Classifies a decoded guest instruction. Pure: depends only on its bytes.
 InsnClass ClassifyInsn(const DecodedInsn& d);
 
+/// True for movs, stos, lods, scas and cmps (any width).
+bool IsStringInstruction(ZydisMnemonic m);
+
 /// True for x87, MMX and SSE instructions: the ones CR0.TS/EM make fault
 /// (SDM Vol. 3A 2.5, Table 2-2).
 bool UsesFpuState(const DecodedInsn& d);

@@ -30,6 +30,9 @@ struct RunResult {
   int ProcessExitStatus() const;
 };
 
+/// A short lowercase name for a result kind ("exit-port", "halted", ...).
+const char* RunResultKindName(RunResult::Kind kind);
+
 /// Guest general registers, EIP and EFLAGS (arithmetic flags, DF and IF).
 struct GuestRegisters {
   uint32_t gpr[8] = {};  ///< eax ecx edx ebx esp ebp esi edi

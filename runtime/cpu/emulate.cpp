@@ -111,6 +111,7 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
   const bool ring0 = cpu_.cpl == 0;
   auto gp0 = [&]() { return Raise(ExceptionWithCode(13, 0)); };
 
+  if (IsStringInstruction(m)) return EmulateString(d, site);
   switch (m) {
     case ZYDIS_MNEMONIC_IN: {
       const int size = d.ops[0].size / 8;
@@ -139,22 +140,6 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     case ZYDIS_MNEMONIC_OUTSW:
     case ZYDIS_MNEMONIC_OUTSD:
       if (!IoAllowed(uint16_t(c.gpr[kEdx]), d.insn.operand_width / 8)) return gp0();
-      return EmulateString(d, site);
-    case ZYDIS_MNEMONIC_MOVSB:
-    case ZYDIS_MNEMONIC_MOVSW:
-    case ZYDIS_MNEMONIC_MOVSD:
-    case ZYDIS_MNEMONIC_STOSB:
-    case ZYDIS_MNEMONIC_STOSW:
-    case ZYDIS_MNEMONIC_STOSD:
-    case ZYDIS_MNEMONIC_LODSB:
-    case ZYDIS_MNEMONIC_LODSW:
-    case ZYDIS_MNEMONIC_LODSD:
-    case ZYDIS_MNEMONIC_SCASB:
-    case ZYDIS_MNEMONIC_SCASW:
-    case ZYDIS_MNEMONIC_SCASD:
-    case ZYDIS_MNEMONIC_CMPSB:
-    case ZYDIS_MNEMONIC_CMPSW:
-    case ZYDIS_MNEMONIC_CMPSD:
       return EmulateString(d, site);
     case ZYDIS_MNEMONIC_JCXZ:
     case ZYDIS_MNEMONIC_JECXZ:

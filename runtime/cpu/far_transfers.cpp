@@ -73,12 +73,7 @@ Vcpu::Next Vcpu::EmulateFarTransfer(const DecodedInsn& d, const CalloutSite& sit
     cpu_.cpl = rpl;
     c.gpr[kEsp] = new_esp + release;
     c.eip = new_eip;
-    for (int s : {kEs, kFs, kGs, kDs}) {
-      const SegmentCache& sc = cpu_.seg[s];
-      if (sc.usable && (!sc.is_code() || !sc.conforming()) && sc.dpl() < rpl) {
-        SetSegment(s, SegmentCache{0, 0, 0, 0, false});
-      }
-    }
+    NullInaccessibleDataSegments(rpl);
     return Next::kContinue;
   }
 

@@ -234,16 +234,7 @@ Vcpu::Next Vcpu::EmulateIret(const DecodedInsn& d, const CalloutSite& site) {
     SetSegment(kSs, ss);
     cpu_.cpl = rpl;
     ctx_->gpr[kEsp] = size == 4 ? new_esp : (ctx_->gpr[kEsp] & 0xFFFF0000u) | (new_esp & 0xFFFF);
-    // Data segments the outer level may not use become null (SDM IRET).
-    for (int s : {kEs, kFs, kGs, kDs}) {
-      const SegmentCache& c = cpu_.seg[s];
-      if (c.usable && (!c.is_code() || !c.conforming()) && c.dpl() < rpl) {
-        SegmentCache null_cache;
-        null_cache.usable = false;
-        null_cache.attributes = 0;
-        SetSegment(s, null_cache);
-      }
-    }
+    NullInaccessibleDataSegments(rpl);
   } else {
     SetSegment(kCs, cs);
     const uint32_t popped = sp + 3 * size;

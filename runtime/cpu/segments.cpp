@@ -44,6 +44,15 @@ void Vcpu::SetSegment(int seg, const SegmentCache& cache) {
   ctx_->seg_base[seg] = cache.base;
 }
 
+void Vcpu::NullInaccessibleDataSegments(uint8_t new_cpl) {
+  for (int s : {kEs, kFs, kGs, kDs}) {
+    const SegmentCache& c = cpu_.seg[s];
+    if (c.usable && (!c.is_code() || !c.conforming()) && c.dpl() < new_cpl) {
+      SetSegment(s, SegmentCache{0, 0, 0, 0, false});
+    }
+  }
+}
+
 Vcpu::Fault Vcpu::LoadSegment(int seg, uint16_t selector) {
   const uint32_t sel_error = selector & 0xFFFC;
   const uint8_t rpl = selector & 3;

@@ -22,6 +22,8 @@
 #include <optional>
 #include <utility>
 
+#include "runtime/loaders/image_file.h"
+
 namespace bt86 {
 namespace {
 
@@ -78,11 +80,6 @@ constexpr uint16_t kElfMachine386 = 3;
 constexpr uint32_t kElfPtLoad = 1;
 constexpr uint32_t kElfPfX = 1;
 
-template <typename... Args>
-Status UsageError(fmt::format_string<Args...> format, Args&&... args) {
-  return Status::Error(ExitStatus::kUsage, fmt::format(format, std::forward<Args>(args)...));
-}
-
 uint64_t AlignUp(uint64_t value, uint64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
 }
@@ -93,38 +90,6 @@ uint16_t Load16(const std::vector<uint8_t>& bytes, uint64_t offset) {
 }
 uint32_t Load32(const std::vector<uint8_t>& bytes, uint64_t offset) {
   return uint32_t{Load16(bytes, offset)} | uint32_t{Load16(bytes, offset + 2)} << 16;
-}
-
-/// Reads a whole regular file of at most `max_bytes` bytes; `what` names it in errors.
-Status ReadFile(const std::string& what, const std::string& path, uint64_t max_bytes,
-                std::vector<uint8_t>* out) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return UsageError("cannot open {} '{}': {}", what, path, std::strerror(errno));
-  struct stat st;
-  Status status;
-  if (fstat(fd, &st) != 0) {
-    status = UsageError("cannot stat {} '{}': {}", what, path, std::strerror(errno));
-  } else if (!S_ISREG(st.st_mode)) {
-    status = UsageError("{} '{}' is not a regular file", what, path);
-  } else if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    status = UsageError("{} '{}' ({} bytes) is larger than guest RAM ({} bytes)", what, path,
-                        st.st_size, max_bytes);
-  } else {
-    out->resize(st.st_size);
-    size_t done = 0;
-    while (done < out->size()) {
-      const ssize_t n = read(fd, out->data() + done, out->size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        status = UsageError("cannot read {} '{}': {}", what, path,
-                            n < 0 ? std::strerror(errno) : "file shrank while reading");
-        break;
-      }
-      done += n;
-    }
-  }
-  close(fd);
-  return status;
 }
 
 /// The Multiboot header fields bt86 uses (3.1.1).
@@ -500,7 +465,7 @@ Status LoadMultiboot(GuestMemory& mem, const std::string& path, const std::strin
 
   // Plan the kernel image.
   std::vector<uint8_t> file;
-  BT86_RETURN_IF_ERROR(ReadFile("multiboot kernel", path, UINT64_MAX, &file));
+  BT86_RETURN_IF_ERROR(ReadImageFile("multiboot kernel", path, UINT64_MAX, &file));
   MultibootHeader header;
   BT86_RETURN_IF_ERROR(FindHeader(path, file, &header));
   BT86_RETURN_IF_ERROR(CheckRequiredFlags(path, header.flags));
@@ -526,7 +491,7 @@ Status LoadMultiboot(GuestMemory& mem, const std::string& path, const std::strin
   std::vector<std::vector<uint8_t>> contents(modules.size());
   for (size_t i = 0; i < modules.size(); ++i) {
     BT86_RETURN_IF_ERROR(
-        ReadFile("multiboot module", modules[i].path, mem.ram_bytes(), &contents[i]));
+        ReadImageFile("multiboot module", modules[i].path, mem.ram_bytes(), &contents[i]));
   }
   uint64_t first_free = info.end();
   for (const Segment& segment : image.segments) {

@@ -23,22 +23,6 @@ TranslatedResult Failed(std::string why) {
 
 }  // namespace
 
-const char* RunResultKindName(RunResult::Kind kind) {
-  switch (kind) {
-    case RunResult::Kind::kExitPort:
-      return "exit-port";
-    case RunResult::Kind::kHalted:
-      return "halted";
-    case RunResult::Kind::kGuestFault:
-      return "guest-fault";
-    case RunResult::Kind::kUnsupported:
-      return "unsupported";
-    case RunResult::Kind::kTimeout:
-      return "timeout";
-  }
-  return "?";
-}
-
 TranslatedResult RunTranslated32(std::vector<uint8_t>& arena, uint32_t code_offset,
                                  const std::vector<uint8_t>& code, const CpuState& in,
                                  const Config& config) {

@@ -49,8 +49,6 @@ struct TranslatedResult {
   Stats stats;       ///< The Machine's counters after the run.
 };
 
-/// Name of a RunResult kind ("halted", "guest-fault", ...).
-const char* RunResultKindName(RunResult::Kind kind);
 
 /// Runs `code` under bt86 with `config` (memory, timeout and serial echo are
 /// overridden as described above), from kArenaBase + code_offset with `in`,
