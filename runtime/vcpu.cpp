@@ -75,13 +75,15 @@ Status Vcpu::Init() {
   TranslatorOptions options;
   options.max_block_insns = config_.max_block_instructions;
   options.inline_lookup = config_.inline_lookup;
+  // The flag-free masking in the fast paths uses BMI2 (pext/pdep/shrx).
+  options.fast_paths = config_.fast_paths && __builtin_cpu_supports("bmi2");
   translator_ = std::make_unique<Translator>(cache_.get(), stubs_, options, stats_);
   return Status::Ok();
 }
 
 uint32_t Vcpu::ReadEflags() const {
   return (uint32_t(ctx_->rflags) & kArithmeticFlags) | (ctx_->virtual_if ? kEflagsIf : 0) |
-         system_eflags_ | 0x2;
+         ctx_->system_eflags | 0x2;
 }
 
 void Vcpu::WriteEflags(uint32_t value) {
@@ -89,7 +91,7 @@ void Vcpu::WriteEflags(uint32_t value) {
   ctx_->virtual_if = (value & kEflagsIf) ? 1 : 0;
   // AC, ID, NT and IOPL are kept virtual; VM, RF, VIF, VIP stay clear in
   // protected mode without V86 (issue: shadow CPU).
-  system_eflags_ = value & (kEflagsTf | 0x3000 | 0x4000 | kEflagsRf | 0x40000 | 0x200000);
+  ctx_->system_eflags = value & (kEflagsTf | 0x3000 | 0x4000 | kEflagsRf | 0x40000 | 0x200000);
 }
 
 size_t Vcpu::ReadCode(uint32_t eip, uint8_t* out, size_t len) {
@@ -156,6 +158,7 @@ void Vcpu::RaiseInterrupt(uint8_t vector) {
   std::lock_guard<std::mutex> lock(wake_mutex_);
   pending_irqs_[vector / 64] |= 1ull << (vector % 64);
   irq_pending_.store(true);
+  ctx_->irq_pending = 1;
   ArmPoll();
   wake_.notify_all();
 }
@@ -166,11 +169,14 @@ int Vcpu::TakePendingInterrupt() {
     if (pending_irqs_[word]) {
       const int bit = 63 - __builtin_clzll(pending_irqs_[word]);
       pending_irqs_[word] &= ~(1ull << bit);
-      irq_pending_.store(pending_irqs_[0] | pending_irqs_[1] | pending_irqs_[2] | pending_irqs_[3]);
+      const bool more = pending_irqs_[0] | pending_irqs_[1] | pending_irqs_[2] | pending_irqs_[3];
+      irq_pending_.store(more);
+      ctx_->irq_pending = more;
       return word * 64 + bit;
     }
   }
   irq_pending_.store(false);
+  ctx_->irq_pending = 0;
   return -1;
 }
 
@@ -299,6 +305,11 @@ RunResult Vcpu::Run() {
     }
   }
   DetachSignalHandling();
+  for (size_t m = 0; m < callout_counts_.size(); ++m) {
+    if (callout_counts_[m] == 0) continue;
+    stats_->callouts[ZydisMnemonicGetString(ZydisMnemonic(m))] += callout_counts_[m];
+    callout_counts_[m] = 0;
+  }
   return result_;
 }
 
@@ -323,6 +334,9 @@ Vcpu::Next Vcpu::HandleCalloutExit(const CalloutSite& site) {
       return Emulate(site);
     case CalloutKind::kInvalidOpcode:
       return Raise(Exception(6));
+    case CalloutKind::kInterruptWindow:
+      ctx_->eip = site.eip + site.length;  // the loop top delivers the interrupt
+      return Next::kContinue;
     case CalloutKind::kFetchFault:
       return StopWith(RunResult::Kind::kGuestFault,
                       fmt::format("guest fault: instruction fetch outside guest RAM at "

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bt86/callout_abi.h"
 #include "bt86/config.h"
@@ -141,7 +142,6 @@ class Vcpu : public GuestCodeReader {
   Stats* stats_;
   uint8_t* area_ = nullptr;  ///< kVcpuAreaBytes, page aligned; starts with the context.
   VcpuContext* ctx_ = nullptr;
-  uint32_t system_eflags_ = 0;  ///< Guest EFLAGS bits that are neither arithmetic nor IF.
   ShadowCpu cpu_;
   bool instruction_restarted_ = false;  ///< The last exit re-runs its instruction.
   bool iret_loaded_rf_ = false;         ///< The last instruction was an IRET that set RF.
@@ -160,6 +160,9 @@ class Vcpu : public GuestCodeReader {
   std::atomic<bool> irq_pending_{false};
   uint64_t pending_irqs_[4] = {};  ///< Bitmap of pending vectors, under wake_mutex_.
   bool step_once_ = false;         ///< Run one instruction before delivering (shadows).
+  /// Callouts by mnemonic, folded into Stats::callouts when a run ends (a
+  /// string-keyed map is too slow to bump on every callout).
+  std::vector<uint64_t> callout_counts_ = std::vector<uint64_t>(ZYDIS_MNEMONIC_MAX_VALUE + 1);
   std::mutex wake_mutex_;
   std::condition_variable wake_;
 };

@@ -26,6 +26,7 @@ struct Common {
   uint32_t max_block = 64;
   bool no_chain = false;
   bool no_inline_lookup = false;
+  bool no_fast_paths = false;
   std::string code_cache = "32M";
 };
 
@@ -37,6 +38,8 @@ void AddCommonOptions(CLI::App* cmd, Common* c) {
   cmd->add_flag("--no-chain", c->no_chain, "Do not chain direct branches between blocks");
   cmd->add_flag("--no-inline-lookup", c->no_inline_lookup,
                 "Indirect branches always exit to the run loop");
+  cmd->add_flag("--no-fast-paths", c->no_fast_paths,
+                "PUSHF/POPF always exit to the emulator (no inline ring-0 sequences)");
   cmd->add_option("--code-cache", c->code_cache, "Translation cache size (flushed when full)")
       ->capture_default_str();
 }
@@ -47,6 +50,7 @@ bt86::Status BuildConfig(const Common& c, bt86::Config* config) {
   config->max_block_instructions = c.max_block;
   config->chaining = !c.no_chain;
   config->inline_lookup = !c.no_inline_lookup;
+  config->fast_paths = !c.no_fast_paths;
   return bt86::Status::Ok();
 }
 

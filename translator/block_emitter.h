@@ -79,6 +79,10 @@ class BlockEmitter {
   void EmitXlat(const DecodedInsn& d);
   void EmitSalc();
   void EmitCallout(const DecodedInsn& d, uint8_t length, CalloutKind kind);
+  void EmitInterruptWindowExitIfR10(const DecodedInsn& d);
+  void EmitMaskR10(uint32_t mask);
+  void EmitPushf();
+  void EmitPopf(const DecodedInsn& d);
 
   asmjit::x86::Assembler& a_;
   Block* block_;

@@ -88,13 +88,99 @@ void BlockEmitter::EmitSalc() {
 }
 
 void BlockEmitter::EmitCallout(const DecodedInsn& d, uint8_t length, CalloutKind kind) {
-  CalloutSite& site = block_->callouts.at(next_callout_++);
+  const size_t index = next_callout_++;
+  CalloutSite& site = block_->callouts.at(index);
+  if (length > 0) {
+    block_->callout_insns[index] = d;
+    site.decoded = &block_->callout_insns[index];
+  }
   site.eip = d.eip;
   site.length = length;
   std::memcpy(site.bytes, d.bytes, sizeof(site.bytes));
   site.kind = kind;
   a_.mov(x86::r8, uint64_t(uintptr_t(&site)));
   EmitJmpAbsolute(stubs_.exit_callout);
+}
+
+namespace {
+
+constexpr uint32_t kArithmeticFlags = 0xCD5;     // CF PF AF ZF SF DF OF
+constexpr uint32_t kPopfSystemFlags = 0x247100;  // TF IOPL NT AC ID (not RF, VM)
+
+x86::Mem CtxField(size_t offset, uint32_t size) {
+  return x86::ptr(x86::r15, int32_t(offset), size);
+}
+
+}  // namespace
+
+void BlockEmitter::EmitInterruptWindowExitIfR10(const DecodedInsn& d) {
+  // if (r10 != 0) leave through a kInterruptWindow callout, flag-free:
+  // jrcxz on a borrowed rcx.
+  Label stay = a_.newLabel();
+  a_.mov(x86::r9, x86::rcx);
+  a_.mov(x86::ecx, x86::r10d);
+  a_.jecxz(x86::rcx, stay);
+  a_.mov(x86::rcx, x86::r9);
+  EmitCallout(d, d.length(), CalloutKind::kInterruptWindow);
+  a_.bind(stay);
+  a_.mov(x86::rcx, x86::r9);
+}
+
+void BlockEmitter::EmitMaskR10(uint32_t mask) {
+  // r10 &= mask without touching the flags: pext then pdep (BMI2).
+  a_.mov(x86::r9d, mask);
+  a_.pext(x86::r10d, x86::r10d, x86::r9d);
+  a_.pdep(x86::r10d, x86::r10d, x86::r9d);
+}
+
+void BlockEmitter::EmitPushf() {
+  // image = (host flags & arithmetic|DF) | 2 | IF << 9 | system bits. The
+  // host flags are read with pushfq on the context's scratch stack.
+  a_.mov(CtxField(offsetof(VcpuContext, scratch_rsp), 8), x86::rsp);
+  a_.lea(x86::rsp, x86::ptr(x86::r15, int32_t(kScratchStackTop)));
+  a_.pushfq();
+  a_.pop(x86::r10);
+  a_.mov(x86::rsp, CtxField(offsetof(VcpuContext, scratch_rsp), 8));
+  EmitMaskR10(kArithmeticFlags);
+  a_.mov(x86::r11d, x86::r10d);
+  a_.mov(x86::r10d, CtxField(offsetof(VcpuContext, system_eflags), 4));
+  EmitMaskR10(kPopfSystemFlags);  // RF and VM read as 0 in the image
+  a_.lea(x86::r11d, x86::ptr(x86::r11, x86::r10, 0, 2));
+  a_.movzx(x86::r10d, CtxField(offsetof(VcpuContext, virtual_if), 1));
+  for (int i = 0; i < 3; ++i) a_.lea(x86::r10d, x86::ptr(0, x86::r10, 3));  // IF << 9
+  a_.lea(x86::r11d, x86::ptr(x86::r11, x86::r10));
+  a_.mov(StackMem(-4, 4), x86::r11d);
+  a_.lea(x86::esp, x86::ptr(x86::esp, -4));
+}
+
+void BlockEmitter::EmitPopf(const DecodedInsn& d) {
+  // Ring 0: IF, IOPL and the system bits are all writable (SDM POPF).
+  a_.mov(x86::r11d, StackMem(0, 4));  // the only access that can fault
+  a_.lea(x86::esp, x86::ptr(x86::esp, 4));
+  a_.mov(x86::r10d, x86::r11d);
+  EmitMaskR10(1u << 9);
+  a_.mov(x86::r9d, 9);
+  a_.shrx(x86::r10d, x86::r10d, x86::r9d);  // IF as 0/1 (BMI2: no flags)
+  a_.mov(CtxField(offsetof(VcpuContext, virtual_if), 1), x86::r10b);
+  a_.mov(x86::r10d, x86::r11d);
+  EmitMaskR10(kPopfSystemFlags);
+  a_.mov(CtxField(offsetof(VcpuContext, system_eflags), 4), x86::r10d);
+  // The arithmetic flags and DF go to the host flags (IF stays set there).
+  a_.mov(x86::r10d, x86::r11d);
+  EmitMaskR10(kArithmeticFlags);
+  a_.lea(x86::r10d, x86::ptr(x86::r10, 0x202));
+  a_.mov(CtxField(offsetof(VcpuContext, scratch_rsp), 8), x86::rsp);
+  a_.lea(x86::rsp, x86::ptr(x86::r15, int32_t(kScratchStackTop)));
+  a_.push(x86::r10);
+  a_.popfq();
+  a_.mov(x86::rsp, CtxField(offsetof(VcpuContext, scratch_rsp), 8));
+  // Leave when TF was set (single-step starts) or an interrupt is pending
+  // (IF may have just been set): the run loop decides.
+  a_.mov(x86::r10d, x86::r11d);
+  EmitMaskR10(1u << 8);
+  a_.movzx(x86::r9d, CtxField(offsetof(VcpuContext, irq_pending), 1));
+  a_.lea(x86::r10d, x86::ptr(x86::r10, x86::r9));
+  EmitInterruptWindowExitIfR10(d);
 }
 
 void BlockEmitter::EmitEntryPoll() {
@@ -176,7 +262,15 @@ void BlockEmitter::EmitInsn(const ScannedInsn& s) {
     case InsnKind::kSti:
       a_.mov(x86::byte_ptr(x86::r15, int32_t(offsetof(VcpuContext, virtual_if))), 1);
       a_.mov(x86::dword_ptr(x86::r15, int32_t(offsetof(VcpuContext, shadow_eip))), d.next_eip());
+      a_.movzx(x86::r10d, x86::byte_ptr(x86::r15, int32_t(offsetof(VcpuContext, irq_pending))));
+      EmitInterruptWindowExitIfR10(d);
       EmitDirectJump(d.next_eip());
+      break;
+    case InsnKind::kPushf:
+      EmitPushf();
+      break;
+    case InsnKind::kPopf:
+      EmitPopf(d);
       break;
     case InsnKind::kCallout:
       EmitCallout(d, d.length(), CalloutKind::kEmulate);

@@ -43,7 +43,11 @@ Status EmitHostStubs(CodeCache* cache, HostStubs* out) {
   a.push(x86::r15);
   a.mov(x86::r15, x86::rdi);
   a.mov(Ctx(offsetof(VcpuContext, host_rsp), 8), x86::rsp);
-  a.fxsave64(Ctx(offsetof(VcpuContext, host_fx), 512));
+  // The SysV ABI makes every vector register caller-saved and wants the x87
+  // stack empty at calls: of the run loop's FP state only the MXCSR and x87
+  // control words must survive (they are callee-saved).
+  a.stmxcsr(Ctx(offsetof(VcpuContext, host_mxcsr), 4));
+  a.fnstcw(Ctx(offsetof(VcpuContext, host_fcw), 2));
   a.fxrstor64(Ctx(offsetof(VcpuContext, guest_fx), 512));
   a.mov(x86::r14, Ctx(offsetof(VcpuContext, window_base), 8));
   a.mov(x86::r11, x86::rsi);
@@ -78,7 +82,9 @@ Status EmitHostStubs(CodeCache* cache, HostStubs* out) {
   a.cld();  // the C++ ABI requires DF=0; the guest's DF is in the saved image
   for (int g : kGuestGprs) a.mov(CtxGpr(g), x86::gpd(g));
   a.fxsave64(Ctx(offsetof(VcpuContext, guest_fx), 512));
-  a.fxrstor64(Ctx(offsetof(VcpuContext, host_fx), 512));
+  a.fninit();  // empty x87 stack, as the ABI requires at the return
+  a.ldmxcsr(Ctx(offsetof(VcpuContext, host_mxcsr), 4));
+  a.fldcw(Ctx(offsetof(VcpuContext, host_fcw), 2));
   a.pop(x86::r15);
   a.pop(x86::r14);
   a.pop(x86::r13);

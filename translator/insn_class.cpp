@@ -406,6 +406,10 @@ const char* InsnKindName(InsnKind kind) {
       return "cli";
     case InsnKind::kSti:
       return "sti";
+    case InsnKind::kPushf:
+      return "pushf";
+    case InsnKind::kPopf:
+      return "popf";
     case InsnKind::kCallout:
       return "callout";
     case InsnKind::kUnsupported:

@@ -34,6 +34,8 @@ enum class InsnKind : uint8_t {
   kSalc,
   kCli,
   kSti,
+  kPushf,  ///< Ring 0 fast path: flags image built inline (BMI2 pext/pdep).
+  kPopf,
   kCallout,      ///< Emulated by the runtime (I/O, HLT, CPUID, PUSHF, BCD, ...).
   kUnsupported,  ///< Stops the guest with a report naming the instruction.
 };

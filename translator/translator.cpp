@@ -39,7 +39,7 @@ bool UsesFsGs(const DecodedInsn& d) {
 
 // Encodings the emitter has no sequence for are refused here, at scan time,
 // so that the guest stops with a report instead of running something wrong.
-InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode) {
+InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode, bool fast_paths) {
   const InsnClass refused{InsnKind::kUnsupported, true};
   const ZydisDecodedOperand* mem = d.MemoryOperand();
   const bool flat = !(mode & 8);
@@ -47,6 +47,13 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode) {
       mem && (d.insn.address_width != 32 || mem->mem.segment == ZYDIS_REGISTER_FS ||
               mem->mem.segment == ZYDIS_REGISTER_GS || !flat);
   const uint32_t cpl = mode & 3;
+  // PUSHF/POPF: inline at ring 0 with a 32-bit operand, when the fast paths
+  // are on (they need BMI2); elsewhere IOPL rules and TF need the emulator.
+  if (cls.kind == InsnKind::kCallout && fast_paths && cpl == 0 && !(mode & kModeStepping) &&
+      d.insn.operand_width == 32) {
+    if (d.insn.mnemonic == ZYDIS_MNEMONIC_PUSHFD) return {InsnKind::kPushf, false};
+    if (d.insn.mnemonic == ZYDIS_MNEMONIC_POPFD) return {InsnKind::kPopf, false};
+  }
   switch (cls.kind) {
     case InsnKind::kCli:
     case InsnKind::kSti:
@@ -98,8 +105,14 @@ void CountBlockExits(const std::vector<ScannedInsn>& insns, bool falls_through, 
     switch (s.cls.kind) {
       case InsnKind::kCallRel:
       case InsnKind::kJmpRel:
-      case InsnKind::kSti:
         *exits += 1;
+        break;
+      case InsnKind::kSti:  // falls through, or leaves for a pending interrupt
+        *exits += 1;
+        *callouts += 1;
+        break;
+      case InsnKind::kPopf:  // leaves if IF is set with an interrupt pending, or TF
+        *callouts += 1;
         break;
       case InsnKind::kJcc:
       case InsnKind::kJcxz:
@@ -146,7 +159,7 @@ std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& re
       out.push_back(s);
       break;
     }
-    s.cls = Refine(s.d, ClassifyInsn(s.d), mode);
+    s.cls = Refine(s.d, ClassifyInsn(s.d), mode, options_.fast_paths);
     out.push_back(s);
     if (s.cls.ends_block) break;
     eip = s.d.next_eip();
@@ -187,6 +200,7 @@ Block* Translator::EmitBlock(const BlockKey& key, const std::vector<ScannedInsn>
   block->transient = transient;
   block->exits.resize(exits);
   block->callouts.resize(callouts);
+  block->callout_insns.resize(callouts);
 
   const uint64_t base = uint64_t(uintptr_t(cache_->cursor()));
   CodeHolder& code = code_;

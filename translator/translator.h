@@ -32,6 +32,7 @@ class GuestCodeReader {
 struct TranslatorOptions {
   uint32_t max_block_insns = 64;
   bool inline_lookup = true;
+  bool fast_paths = true;  ///< Inline PUSHF/POPF at ring 0 (needs BMI2 on the host).
 };
 
 /// One scanned guest instruction.

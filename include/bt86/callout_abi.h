@@ -39,10 +39,11 @@ enum class ExitReason : uint32_t {
 
 /// What a callout site asks the runtime to do.
 enum class CalloutKind : uint8_t {
-  kEmulate = 1,        ///< Emulate the instruction at the site in C++, then continue.
-  kInvalidOpcode = 2,  ///< The bytes at eip do not decode: raise #UD.
-  kUnsupported = 3,    ///< bt86 cannot run this instruction: stop and name it.
-  kFetchFault = 4,     ///< Code at eip is not in guest memory.
+  kEmulate = 1,          ///< Emulate the instruction at the site in C++, then continue.
+  kInvalidOpcode = 2,    ///< The bytes at eip do not decode: raise #UD.
+  kUnsupported = 3,      ///< bt86 cannot run this instruction: stop and name it.
+  kFetchFault = 4,       ///< Code at eip is not in guest memory.
+  kInterruptWindow = 5,  ///< IF was just set with an interrupt pending: continue after it.
 };
 
 /// One instruction that exits to the runtime. Lives in its block's metadata
@@ -52,6 +53,9 @@ struct CalloutSite {
   uint8_t length;     ///< Instruction length in bytes (0 if undecodable).
   uint8_t bytes[15];  ///< Its bytes, for the emulator and for reports.
   CalloutKind kind;
+  /// The translator's decoding of the instruction (a DecodedInsn owned by the
+  /// block), so the emulator need not decode it again; may be null.
+  const void* decoded;
 };
 
 /// Block-key mode bit: translated for single-stepping (one instruction,
@@ -82,7 +86,8 @@ struct alignas(64) VcpuContext {
   uint64_t exit_block;   ///< Block* (kBranch) or CalloutSite* (kCallout).
   uint32_t exit_slot;    ///< Which exit of the block (kBranch).
   uint8_t virtual_if;    ///< Guest EFLAGS.IF: translated CLI/STI write it inline.
-  uint8_t reserved0[3];
+  uint8_t irq_pending;   ///< An external interrupt is pending (set by the runtime).
+  uint8_t reserved0[2];
   uint64_t fault_rip;    ///< kSignal: host RIP of the faulting instruction.
   uint64_t fault_addr;   ///< kSignal: si_addr.
   int32_t fault_signo;   ///< kSignal: SIGSEGV, SIGFPE, ...
@@ -91,11 +96,19 @@ struct alignas(64) VcpuContext {
   /// EIP just after the last STI or MOV/POP SS: an interrupt arriving
   /// there waits one more instruction (the interrupt shadow).
   uint32_t shadow_eip;
-  uint32_t reserved1[5];
+  /// Guest EFLAGS bits that are neither arithmetic, DF nor IF (TF, IOPL, NT,
+  /// RF, AC, ID): read and written by the inline PUSHF/POPF of ring 0.
+  uint32_t system_eflags;
+  uint64_t scratch_rsp;  ///< Guest rsp while a fast path borrows the scratch stack.
+  uint32_t reserved1[1];
   alignas(64) uint8_t guest_fx[512];  ///< Guest x87/MMX/SSE state (FXSAVE64 image).
-  alignas(64) uint8_t host_fx[512];   ///< Run loop's x87/SSE state while the guest runs.
+  uint32_t host_mxcsr;  ///< Run loop's MXCSR while the guest runs (callee-saved in the ABI).
+  uint16_t host_fcw;    ///< Run loop's x87 control word, likewise.
 };
 
+/// Top of a small scratch stack inside the context page, which inline fast
+/// paths borrow for pushfq/popfq (guest esp lives in rsp).
+constexpr size_t kScratchStackTop = 8192 - 64;
 constexpr size_t kPollOffset = 8192;
 constexpr size_t kLookupSlots = 65536;  ///< Indexed by the low 16 bits of the target.
 constexpr size_t kLookupKeysOffset = kPollOffset + 4096;
@@ -104,7 +117,7 @@ constexpr size_t kVcpuAreaBytes = kLookupTargetsOffset + kLookupSlots * 8;
 /// An empty lookup slot's key: no 32-bit eip negates to it.
 constexpr uint64_t kLookupEmptyKey = 1;
 
-static_assert(sizeof(VcpuContext) <= kPollOffset, "context must fit below the poll page");
+static_assert(sizeof(VcpuContext) + 256 <= kScratchStackTop, "context and scratch stack overlap");
 static_assert(offsetof(VcpuContext, gpr) == 0);
 static_assert(offsetof(VcpuContext, rflags) % 8 == 0);
 static_assert(offsetof(VcpuContext, guest_fx) % 16 == 0);

@@ -72,15 +72,21 @@ void SetAx(VcpuContext& c, uint16_t ax) {
 }  // namespace
 
 Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
-  DecodedInsn d;
-  // Decode from the whole 15-byte copy: Zydis 4.0 asserts on some buffers
-  // that end exactly at the instruction's end (seen with 9C, pushfd).
-  if (!translator_->decoder().Decode(site.bytes, sizeof(site.bytes), site.eip, &d)) {
-    return StopWith(RunResult::Kind::kGuestFault, "internal error: callout site does not decode");
+  // The translator's decoding, when it kept one; else decode from the whole
+  // 15-byte copy (Zydis 4.0 asserts on some buffers that end exactly at the
+  // instruction's end, seen with 9C).
+  DecodedInsn decoded_here;
+  const DecodedInsn* dp = static_cast<const DecodedInsn*>(site.decoded);
+  if (dp == nullptr) {
+    if (!translator_->decoder().Decode(site.bytes, sizeof(site.bytes), site.eip, &decoded_here)) {
+      return StopWith(RunResult::Kind::kGuestFault, "internal error: callout site does not decode");
+    }
+    dp = &decoded_here;
   }
+  const DecodedInsn& d = *dp;
   VcpuContext& c = *ctx_;
   const ZydisMnemonic m = d.insn.mnemonic;
-  stats_->callouts[ZydisMnemonicGetString(m)]++;
+  callout_counts_[m]++;
   const uint32_t next_eip = site.eip + site.length;
   auto memory_fault = [&](uint32_t addr) { return StopOnMemoryFault(addr, site); };
   auto exit_if_requested = [&]() -> Next {
@@ -325,7 +331,7 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
     default:
       break;
   }
-  stats_->callouts[ZydisMnemonicGetString(m)]--;
+  callout_counts_[m]--;
   return StopWith(
       RunResult::Kind::kUnsupported,
       fmt::format("unsupported instruction at eip={:08x}: {} (system "

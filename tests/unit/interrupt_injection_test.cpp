@@ -38,9 +38,9 @@ std::unique_ptr<Machine> MachineWithHandler(const std::vector<uint8_t>& code, do
   config.echo_serial = false;
   std::unique_ptr<Machine> m;
   EXPECT_TRUE(Machine::Create(config, &m).ok());
-  const uint8_t handler[] = {0x8b, 0x04, 0x24, 0x8b, 0x5c, 0x24, 0x04, 0x8b, 0x54,
-                             0x24, 0x08, 0x9c, 0x5e, 0xf4};
-  uint8_t gate[8] = {uint8_t(kHandler), uint8_t(kHandler >> 8), 0x08, 0x00, 0x00, 0x8e,
+  const uint8_t handler[] = {0x8b, 0x04, 0x24, 0x8b, 0x5c, 0x24, 0x04,
+                             0x8b, 0x54, 0x24, 0x08, 0x9c, 0x5e, 0xf4};
+  uint8_t gate[8] = {uint8_t(kHandler),       uint8_t(kHandler >> 8), 0x08, 0x00, 0x00, 0x8e,
                      uint8_t(kHandler >> 16), uint8_t(kHandler >> 24)};
   const uint16_t limit = 0x100 * 8 - 1;
   uint8_t idtr[6];

@@ -11,13 +11,17 @@
 // string forms), no gs/fs base writes, no RIP-relative operand; every memory
 // operand is gs: with 32-bit addressing (or an absolute address below 2 GiB),
 // or based on r15; string instructions run only while rsi/rdi are biased by
-// the window base (r14, see emit_misc.cpp); r14, r15 and rsp (64-bit) are
-// never written; direct jumps stay in the block or go to the exit stubs;
+// the window base (r14, see emit_misc.cpp); r14 and r15 are never written,
+// and rsp (64-bit) only to borrow the scratch stack inside the vCPU context
+// for pushfq/popfq (the ring-0 PUSHF/POPF fast paths: push/pop only while
+// borrowed); direct jumps stay in the block or go to the exit stubs;
 // the only indirect jump is through the inline lookup table.
 #include <Zydis/Zydis.h>
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -128,6 +132,10 @@ std::vector<std::string> ConfinementViolations(const Block& block, const uint8_t
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   std::vector<std::string> out;
   bool rsi_biased = false, rdi_biased = false;
+  // The ring-0 PUSHF/POPF fast paths borrow a scratch stack inside the vCPU
+  // context: rsp may be saved, pointed at [r15 + kScratchStackTop] and
+  // restored, and only in between may push/pop/pushfq/popfq run.
+  bool rsp_borrowed = false;
   for (uint32_t off = 0; off < block.code_size;) {
     ZydisDecodedInstruction ins;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -148,8 +156,30 @@ std::vector<std::string> ConfinementViolations(const Block& block, const uint8_t
       out.push_back(s.str());
     };
 
-    if (IsForbiddenMnemonic(ins.mnemonic)) violation("forbidden host instruction");
-    if (IsStringInstruction(ins)) {
+    const bool stack_op =
+        ins.mnemonic == ZYDIS_MNEMONIC_PUSH || ins.mnemonic == ZYDIS_MNEMONIC_POP ||
+        ins.mnemonic == ZYDIS_MNEMONIC_PUSHFQ || ins.mnemonic == ZYDIS_MNEMONIC_POPFQ;
+    const bool borrow =
+        ins.mnemonic == ZYDIS_MNEMONIC_LEA && ops[0].reg.value == ZYDIS_REGISTER_RSP &&
+        ops[1].mem.base == ZYDIS_REGISTER_R15 && ops[1].mem.index == ZYDIS_REGISTER_NONE &&
+        ops[1].mem.disp.value == int64_t(kScratchStackTop);
+    const bool give_back =
+        ins.mnemonic == ZYDIS_MNEMONIC_MOV && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        ops[0].reg.value == ZYDIS_REGISTER_RSP && ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        ops[1].mem.base == ZYDIS_REGISTER_R15 && ops[1].mem.index == ZYDIS_REGISTER_NONE &&
+        ops[1].mem.disp.value == int64_t(offsetof(VcpuContext, scratch_rsp));
+    if (stack_op) {
+      // Register or flags pushes only, onto the borrowed scratch stack.
+      if (!rsp_borrowed) violation("stack instruction on the guest's rsp");
+      for (int i = 0; i < ins.operand_count_visible; ++i) {
+        if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) violation("stack instruction with memory");
+      }
+    } else if (IsForbiddenMnemonic(ins.mnemonic)) {
+      violation("forbidden host instruction");
+    }
+    if (stack_op) {
+      // The implicit [rsp] operand is inside the context while borrowed.
+    } else if (IsStringInstruction(ins)) {
       // The instruction is confined only while the registers it uses point
       // into the window (rsi/rdi biased by r14).
       for (int i = 0; i < ins.operand_count; ++i) {
@@ -190,7 +220,9 @@ std::vector<std::string> ConfinementViolations(const Block& block, const uint8_t
         continue;
       const ZydisRegister full = Largest(op.reg.value);
       if (full == ZYDIS_REGISTER_R14 || full == ZYDIS_REGISTER_R15) violation("writes r14/r15");
-      if (op.reg.value == ZYDIS_REGISTER_RSP) violation("writes 64-bit rsp");
+      if (op.reg.value == ZYDIS_REGISTER_RSP && !borrow && !give_back && !stack_op) {
+        violation("writes 64-bit rsp");
+      }
       if (op.reg.value == ZYDIS_REGISTER_GS || op.reg.value == ZYDIS_REGISTER_FS) {
         violation("writes a segment register");
       }
@@ -222,9 +254,12 @@ std::vector<std::string> ConfinementViolations(const Block& block, const uint8_t
         violation("register-indirect jump");
       }
     }
+    if (borrow) rsp_borrowed = true;
+    if (give_back) rsp_borrowed = false;
     off += ins.length;
   }
   if (rsi_biased || rdi_biased) out.push_back("block ends with rsi/rdi still biased");
+  if (rsp_borrowed) out.push_back("block ends with rsp on the scratch stack");
   return out;
 }
 
@@ -386,6 +421,10 @@ std::vector<std::string> ListingViolations(const std::string& listing) {
   std::istringstream lines(listing);
   std::string line;
   bool rsi_biased = false, rdi_biased = false;
+  bool rsp_borrowed = false;  // see ConfinementViolations
+  const std::string borrow = fmt::format("lea rsp, [r15+0x{:X}]", kScratchStackTop);
+  const std::string give_back =
+      fmt::format("mov rsp, [r15+0x{:X}]", offsetof(VcpuContext, scratch_rsp));
   while (std::getline(lines, line)) {
     std::smatch m;
     if (!std::regex_search(line, m, kHostLine)) continue;
@@ -396,6 +435,15 @@ std::vector<std::string> ListingViolations(const std::string& listing) {
            (mnemonic == "lock" || mnemonic == "rep" || mnemonic == "repe" || mnemonic == "repne")) {
     }
     auto violation = [&](const std::string& why) { out.push_back("`" + text + "`: " + why); };
+    if (text == borrow) rsp_borrowed = true;
+    if (text == give_back) rsp_borrowed = false;
+    const bool stack_op =
+        text == "pushfq" || text == "popfq" ||
+        ((mnemonic == "push" || mnemonic == "pop") && text.find('[') == std::string::npos);
+    if (stack_op) {
+      if (!rsp_borrowed) violation("stack instruction on the guest's rsp");
+      continue;
+    }
     if (kForbidden.count(mnemonic)) violation("forbidden host instruction");
     if (text.find("rip") != std::string::npos) violation("RIP-relative operand");
     if (text == "lea rsi, [rsi+r14*1]") rsi_biased = true;
