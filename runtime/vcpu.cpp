@@ -280,8 +280,16 @@ RunResult Vcpu::Run() {
     }
     if (cache_->generation() == generation && running->transient) cache_->Invalidate(running);
     if (n == Next::kStop) break;
-    if (!stepping) ss_shadow_ = false;  // it covers only the next instruction
-    if (stepping) {
+    if (!stepping) {
+      ss_shadow_ = false;  // it covers only the next instruction
+      instruction_restarted_ = false;
+      // RF clears once an instruction completes, except after the IRET that
+      // loaded it (only visible to instruction breakpoints).
+      if ((ctx_->system_eflags & kEflagsRf) && !iret_loaded_rf_) {
+        WriteEflags(ReadEflags() & ~kEflagsRf);
+      }
+      iret_loaded_rf_ = false;
+    } else {
       next = nullptr;
       // The instruction completed if it left through a branch or a callout
       // that delivered nothing (a fault or INT n clears TF on delivery).
