@@ -148,17 +148,45 @@ void GuestMemory::SetCodePage(uint32_t page_number, bool is_code) {
                  static_cast<unsigned long long>(ram_pages));
     std::abort();
   }
+  if (code_pages_.empty()) code_pages_.resize(ram_pages);
+  code_pages_[page_number] = is_code;
+  ApplyProtection(page_number);
+}
+
+void GuestMemory::SetPageWatch(uint32_t page_number, PageWatch watch) {
+  if (page_number >= ram_bytes_ / kPageSize) return;  // nothing mapped there to watch
+  if (watch == PageWatch::kNone) {
+    watches_.erase(page_number);
+  } else {
+    watches_[page_number] = watch;
+  }
+  ApplyProtection(page_number);
+}
+
+void GuestMemory::SuspendPageWatch(uint32_t page_number) {
+  if (page_number >= ram_bytes_ / kPageSize) return;
+  Mprotect(page_number, IsCodePage(page_number) ? PROT_READ : PROT_READ | PROT_WRITE);
+}
+
+void GuestMemory::ApplyProtection(uint32_t page_number) {
+  // The most restrictive of: a code page (read-only), a write watch
+  // (read-only), an access watch (no access).
+  int prot = PROT_READ | PROT_WRITE;
+  if (IsCodePage(page_number)) prot = PROT_READ;
+  auto it = watches_.find(page_number);
+  if (it != watches_.end()) prot = it->second == PageWatch::kAccess ? PROT_NONE : PROT_READ;
+  Mprotect(page_number, prot);
+}
+
+void GuestMemory::Mprotect(uint32_t page_number, int prot) {
   uint8_t* page = window_ + uint64_t{page_number} * kPageSize;
-  const int prot = is_code ? PROT_READ : PROT_READ | PROT_WRITE;
   if (mprotect(page, kPageSize, prot) != 0) {
     // Each protected page splits the window mapping; ENOMEM here usually
     // means vm.max_map_count was reached.
-    std::fprintf(stderr, "bt86: mprotect(code page %#x) failed: %s\n", page_number,
+    std::fprintf(stderr, "bt86: mprotect(guest page %#x) failed: %s\n", page_number,
                  std::strerror(errno));
     std::abort();
   }
-  if (code_pages_.empty()) code_pages_.resize(ram_pages);
-  code_pages_[page_number] = is_code;
 }
 
 }  // namespace bt86

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -49,6 +50,19 @@ class GuestMemory {
   void ProtectCodePage(uint32_t page_number);
   /// Makes a code page writable again (its blocks were invalidated). No-op if not protected.
   void UnprotectCodePage(uint32_t page_number);
+  /// How a data breakpoint watches a page: writes fault, or every access.
+  enum class PageWatch { kNone, kWrite, kAccess };
+  /// Makes accesses to a RAM page fault so data breakpoints can be checked.
+  void SetPageWatch(uint32_t page_number, PageWatch watch);
+  PageWatch page_watch(uint32_t page_number) const {
+    auto it = watches_.find(page_number);
+    return it == watches_.end() ? PageWatch::kNone : it->second;
+  }
+  /// Lifts a page's watch until the next ApplyProtection (one instruction).
+  void SuspendPageWatch(uint32_t page_number);
+  /// Sets the page's protection from its code and watch state.
+  void ApplyProtection(uint32_t page_number);
+
   /// True if the page is currently write-protected for translated code.
   bool IsCodePage(uint32_t page_number) const {
     return page_number < code_pages_.size() && code_pages_[page_number];
@@ -69,7 +83,10 @@ class GuestMemory {
   uint8_t* reservation_ = nullptr;
   uint64_t reservation_bytes_ = 0;
   uint8_t* window_ = nullptr;
+  void Mprotect(uint32_t page_number, int prot);
+
   std::vector<bool> code_pages_;
+  std::map<uint32_t, PageWatch> watches_;  ///< Pages watched by data breakpoints.
 };
 
 }  // namespace bt86

@@ -280,6 +280,24 @@ RunResult Vcpu::Run() {
     }
     if (cache_->generation() == generation && running->transient) cache_->Invalidate(running);
     if (n == Next::kStop) break;
+    if (running == watch_block_ && watch_page_ >= 0) {
+      // The instruction that touched a watched page ran: watch it again and
+      // report the data breakpoints it hit.
+      memory_->ApplyProtection(uint32_t(watch_page_));
+      watch_page_ = -1;
+      watch_block_ = nullptr;
+      const bool completed =
+          (ctx_->exit_reason == ExitReason::kBranch || ctx_->exit_reason == ExitReason::kIndirect ||
+           ctx_->exit_reason == ExitReason::kCallout) &&
+          stats_->exceptions_delivered == deliveries_before;
+      const uint32_t hits = watch_hits_;
+      watch_hits_ = 0;
+      if (completed && hits) {
+        cpu_.dr[6] = (cpu_.dr[6] & ~0xFu) | hits;
+        if (Raise(Exception(1)) == Next::kStop) break;
+        next = nullptr;
+      }
+    }
     if (!stepping) {
       ss_shadow_ = false;  // it covers only the next instruction
       instruction_restarted_ = false;
@@ -385,6 +403,23 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
     const uint32_t guest_addr = uint32_t(addr - window);
     const uint32_t page = guest_addr / kPageSize;
     const bool write = (ctx_->fault_code & 2) != 0;
+    if (memory_->page_watch(page) != GuestMemory::PageWatch::kNone) {
+      // A page watched by a data breakpoint: run the instruction once with
+      // the watch lifted, then check the breakpoints (a trap, SDM 17.3.1.2).
+      watch_hits_ |= DataBreakpointHits(*insn, guest_addr, write);
+      if (write && memory_->IsCodePage(page)) {
+        stats_->smc_writes++;
+        cache_->InvalidatePage(page);
+        memory_->UnprotectCodePage(page);
+      }
+      if (watch_page_ >= 0 && uint32_t(watch_page_) != page) memory_->ApplyProtection(watch_page_);
+      memory_->SuspendPageWatch(page);
+      watch_page_ = int64_t(page);
+      *next_block = translator_->Translate({insn->eip, insn->eip / kPageSize, TranslationMode()},
+                                           *this, true);
+      watch_block_ = *next_block;
+      return Next::kContinue;
+    }
     if (write && memory_->IsCodePage(page)) {
       // Self-modifying code: drop the page's translations, let the write
       // through, and run the writing instruction once from a transient block
@@ -437,6 +472,58 @@ bool Vcpu::DebugStepping() const {
     if ((dr7 >> (2 * i)) & 3 && ((dr7 >> (16 + 4 * i)) & 3) == 0) return true;
   }
   return false;
+}
+
+uint32_t Vcpu::DataBreakpointHits(const InsnRecord& insn, uint32_t addr, bool write) {
+  // The access is [addr, addr + size) with the size of the instruction's
+  // memory operand (si_addr is the first byte on the watched page).
+  uint8_t bytes[16] = {};
+  ReadLinear(insn.eip, bytes, 15);
+  DecodedInsn d;
+  uint32_t size = 4;
+  if (translator_->decoder().Decode(bytes, 15, insn.eip, &d)) {
+    if (const ZydisDecodedOperand* m = d.MemoryOperand()) size = std::max<uint32_t>(m->size / 8, 1);
+  }
+  const uint32_t dr7 = cpu_.dr[7];
+  uint32_t hits = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (!((dr7 >> (2 * i)) & 3)) continue;
+    const uint32_t rw = (dr7 >> (16 + 4 * i)) & 3;
+    if (rw != 1 && rw != 3) continue;  // data breakpoints only (write, read/write)
+    if (rw == 1 && !write) continue;
+    const uint32_t len = DataBreakpointLength(i);
+    const uint32_t start = cpu_.dr[i] & ~(len - 1);
+    if (addr < start + len && start < addr + size) hits |= 1u << i;
+  }
+  return hits;
+}
+
+uint32_t Vcpu::DataBreakpointLength(int i) const {
+  // DR7 LENn: 00 = 1 byte, 01 = 2, 11 = 4, 10 = 8 (SDM 17.2.4).
+  static const uint32_t kLength[] = {1, 2, 8, 4};
+  return kLength[(cpu_.dr[7] >> (18 + 4 * i)) & 3];
+}
+
+void Vcpu::UpdateDataBreakpoints() {
+  std::map<uint32_t, GuestMemory::PageWatch> wanted;
+  const uint32_t dr7 = cpu_.dr[7];
+  for (int i = 0; i < 4; ++i) {
+    if (!((dr7 >> (2 * i)) & 3)) continue;
+    const uint32_t rw = (dr7 >> (16 + 4 * i)) & 3;
+    if (rw != 1 && rw != 3) continue;
+    const uint32_t len = DataBreakpointLength(i);
+    const uint32_t start = cpu_.dr[i] & ~(len - 1);
+    const auto kind = rw == 3 ? GuestMemory::PageWatch::kAccess : GuestMemory::PageWatch::kWrite;
+    for (uint32_t page : {start / kPageSize, (start + len - 1) / kPageSize}) {
+      auto& w = wanted[page];
+      if (w != GuestMemory::PageWatch::kAccess) w = kind;
+    }
+  }
+  for (const auto& [page, kind] : watched_pages_) {
+    if (!wanted.count(page)) memory_->SetPageWatch(page, GuestMemory::PageWatch::kNone);
+  }
+  for (const auto& [page, kind] : wanted) memory_->SetPageWatch(page, kind);
+  watched_pages_ = std::move(wanted);
 }
 
 bool Vcpu::InstructionBreakpointHit() {

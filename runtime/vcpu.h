@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -110,6 +111,11 @@ class Vcpu : public GuestCodeReader {
   bool DebugStepping() const;
   /// Checks DR0-DR3 execute breakpoints at the current EIP; sets DR6.Bn.
   bool InstructionBreakpointHit();
+  /// DR0-DR3 data breakpoints that an access at `addr` by `insn` hits.
+  uint32_t DataBreakpointHits(const InsnRecord& insn, uint32_t addr, bool write);
+  uint32_t DataBreakpointLength(int i) const;
+  /// Re-arms the page watches after DR0-DR3 or DR7 changed.
+  void UpdateDataBreakpoints();
   // cpu/system_insns.cpp
   Next EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bool* handled);
   bool ComputeLinearAddress(const DecodedInsn& d, const ZydisDecodedOperand& m, uint32_t* out);
@@ -144,8 +150,12 @@ class Vcpu : public GuestCodeReader {
   VcpuContext* ctx_ = nullptr;
   ShadowCpu cpu_;
   bool instruction_restarted_ = false;  ///< The last exit re-runs its instruction.
-  bool iret_loaded_rf_ = false;         ///< The last instruction was an IRET that set RF.
-  bool ss_shadow_ = false;              ///< The last instruction loaded SS (MOV/POP SS shadow).
+  std::map<uint32_t, GuestMemory::PageWatch> watched_pages_;  ///< For data breakpoints.
+  int64_t watch_page_ = -1;       ///< A watched page lifted for one instruction.
+  Block* watch_block_ = nullptr;  ///< The transient block running that instruction.
+  uint32_t watch_hits_ = 0;       ///< DR6.B0-B3 for it.
+  bool iret_loaded_rf_ = false;   ///< The last instruction was an IRET that set RF.
+  bool ss_shadow_ = false;        ///< The last instruction loaded SS (MOV/POP SS shadow).
   std::unique_ptr<CodeCache> cache_;
   HostStubs stubs_;
   std::unique_ptr<Translator> translator_;

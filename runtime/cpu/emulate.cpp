@@ -178,6 +178,7 @@ Vcpu::Next Vcpu::Emulate(const CalloutSite& site) {
           if (dr == 6) v = (v & 0x0000E00F) | 0xFFFF0FF0;  // reserved bits read as 1
           if (dr == 7) v = (v & 0xFFFF2BFF) | 0x400;
           cpu_.dr[dr] = v;
+          if (dr != 6) UpdateDataBreakpoints();
         } else {
           WriteReg(c, d.ops[0].reg.value, cpu_.dr[dr]);
         }
