@@ -95,10 +95,16 @@ void Vcpu::WriteEflags(uint32_t value) {
 }
 
 size_t Vcpu::ReadCode(uint32_t eip, uint8_t* out, size_t len) {
-  if (!memory_->Contains(eip, 1)) return 0;
-  const size_t avail = std::min<uint64_t>(len, memory_->ram_bytes() - eip);
-  std::memcpy(out, memory_->ram() + eip, avail);
+  const uint32_t linear = cpu_.seg[kCs].base + eip;
+  if (!memory_->Contains(linear, 1)) return 0;
+  const size_t avail = std::min<uint64_t>(len, memory_->ram_bytes() - linear);
+  std::memcpy(out, memory_->ram() + linear, avail);
   return avail;
+}
+
+BlockKey Vcpu::KeyFor(uint32_t eip, uint32_t mode) const {
+  const uint32_t cs_base = cpu_.seg[kCs].base;
+  return BlockKey{eip, (cs_base + eip) / kPageSize, mode, cs_base};
 }
 
 bool Vcpu::ReadLinear(uint32_t addr, void* out, size_t len) {
@@ -129,7 +135,7 @@ void Vcpu::ProtectCode(const Block* block) {
 }
 
 Block* Vcpu::FindOrTranslate(uint32_t eip) {
-  const BlockKey key{eip, eip / kPageSize, TranslationMode()};
+  const BlockKey key = KeyFor(eip, TranslationMode());
   if (Block* b = cache_->Find(key)) {
     stats_->lookup_hits++;
     return b;
@@ -221,15 +227,13 @@ RunResult Vcpu::Run() {
       }
     }
     if (next == nullptr) {
-      if ((TranslationMode() & 4) || cpu_.seg[kCs].base != 0) {
-        StopWith(RunResult::Kind::kUnsupported,
-                 fmt::format("unsupported CPU mode at eip={:08x}: {} (cs base {:08x}, "
-                             "ss base {:08x}, ds base {:08x}, es base {:08x})\n{}",
-                             ctx_->eip,
-                             (TranslationMode() & 4) ? "16-bit code segment"
-                                                     : "a code segment with a non-zero base",
-                             cpu_.seg[kCs].base, cpu_.seg[kSs].base, cpu_.seg[kDs].base,
-                             cpu_.seg[kEs].base, DumpRegisters()));
+      if (TranslationMode() & 4) {
+        StopWith(
+            RunResult::Kind::kUnsupported,
+            fmt::format("unsupported CPU mode at eip={:08x}: {} (cs base {:08x}, "
+                        "ss base {:08x}, ds base {:08x}, es base {:08x})\n{}",
+                        ctx_->eip, "16-bit code segment", cpu_.seg[kCs].base, cpu_.seg[kSs].base,
+                        cpu_.seg[kDs].base, cpu_.seg[kEs].base, DumpRegisters()));
         break;
       }
       next = FindOrTranslate(ctx_->eip);
@@ -247,8 +251,8 @@ RunResult Vcpu::Run() {
         continue;
       }
       if (next) next = nullptr;
-      next = translator_->Translate(
-          {ctx_->eip, ctx_->eip / kPageSize, TranslationMode() | kModeStepping}, *this, true);
+      next =
+          translator_->Translate(KeyFor(ctx_->eip, TranslationMode() | kModeStepping), *this, true);
     }
     Block* running = next;
     next = nullptr;
@@ -396,7 +400,7 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
   }
   const uintptr_t window = uintptr_t(memory_->window());
   uint8_t bytes[16] = {};
-  ReadLinear(insn->eip, bytes, std::min<size_t>(insn->length, 15));
+  ReadLinear(cpu_.seg[kCs].base + insn->eip, bytes, std::min<size_t>(insn->length, 15));
   const std::string where =
       fmt::format("at eip={:08x}: {}", insn->eip, DescribeInsn(insn->eip, bytes, insn->length));
   if (ctx_->fault_signo == SIGSEGV && addr >= window && addr - window < (1ull << 32)) {
@@ -415,8 +419,7 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
       if (watch_page_ >= 0 && uint32_t(watch_page_) != page) memory_->ApplyProtection(watch_page_);
       memory_->SuspendPageWatch(page);
       watch_page_ = int64_t(page);
-      *next_block = translator_->Translate({insn->eip, insn->eip / kPageSize, TranslationMode()},
-                                           *this, true);
+      *next_block = translator_->Translate(KeyFor(insn->eip, TranslationMode()), *this, true);
       watch_block_ = *next_block;
       return Next::kContinue;
     }
@@ -428,8 +431,7 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
       instruction_restarted_ = true;
       cache_->InvalidatePage(page);
       memory_->UnprotectCodePage(page);
-      *next_block = translator_->Translate({insn->eip, insn->eip / kPageSize, TranslationMode()},
-                                           *this, true);
+      *next_block = translator_->Translate(KeyFor(insn->eip, TranslationMode()), *this, true);
       return Next::kContinue;
     }
     return StopWith(RunResult::Kind::kGuestFault,
@@ -478,7 +480,7 @@ uint32_t Vcpu::DataBreakpointHits(const InsnRecord& insn, uint32_t addr, bool wr
   // The access is [addr, addr + size) with the size of the instruction's
   // memory operand (si_addr is the first byte on the watched page).
   uint8_t bytes[16] = {};
-  ReadLinear(insn.eip, bytes, 15);
+  ReadLinear(cpu_.seg[kCs].base + insn.eip, bytes, 15);
   DecodedInsn d;
   uint32_t size = 4;
   if (translator_->decoder().Decode(bytes, 15, insn.eip, &d)) {

@@ -125,6 +125,8 @@ class Vcpu : public GuestCodeReader {
   bool IoAllowed(uint16_t port, int size);
 
   Block* FindOrTranslate(uint32_t eip);
+  /// The block key for `eip` in the current code segment.
+  BlockKey KeyFor(uint32_t eip, uint32_t mode) const;
   void ProtectCode(const Block* block);
   Next HandleBranchExit(Block** next_block);
   Next HandleCalloutExit(const CalloutSite& site);

@@ -14,15 +14,18 @@ namespace bt86 {
 
 /// Everything that changes how guest code is translated.
 struct BlockKey {
-  uint32_t eip;        ///< Guest linear EIP of the first instruction.
-  uint32_t phys_page;  ///< Guest physical page of that EIP.
-  uint32_t mode;       ///< Mode bits (CPL, code size, flat segments); 0 = flat 32-bit ring 0.
+  uint32_t eip;          ///< Guest linear EIP of the first instruction.
+  uint32_t phys_page;    ///< Guest physical page of that EIP.
+  uint32_t mode;         ///< Mode bits (CPL, code size, flat segments); 0 = flat 32-bit ring 0.
+  uint32_t cs_base = 0;  ///< Code segment base: the code is at linear cs_base + eip.
   bool operator==(const BlockKey&) const = default;
+  uint32_t linear() const { return cs_base + eip; }
 };
 
 struct BlockKeyHash {
   size_t operator()(const BlockKey& k) const {
-    uint64_t h = (uint64_t(k.eip) << 32) ^ (uint64_t(k.phys_page) * 0x9E3779B97F4A7C15ull) ^ k.mode;
+    uint64_t h = (uint64_t(k.eip) << 32) ^ (uint64_t(k.phys_page) * 0x9E3779B97F4A7C15ull) ^
+                 k.mode ^ (uint64_t(k.cs_base) << 7);
     return size_t(h ^ (h >> 29));
   }
 };

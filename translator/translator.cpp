@@ -136,9 +136,10 @@ Translator::Translator(CodeCache* cache, const HostStubs& stubs, const Translato
 }
 
 std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& reader,
-                                               uint32_t max_insns, uint32_t mode) const {
+                                               uint32_t max_insns, uint32_t mode,
+                                               uint32_t cs_base) const {
   std::vector<ScannedInsn> out;
-  const uint32_t page = eip / 4096;
+  const uint32_t page = (cs_base + eip) / 4096;
   while (out.size() < max_insns) {
     // Always decode from a zero-padded 15-byte buffer: Zydis 4.0 asserts on
     // some buffers that end exactly where the instruction does. An
@@ -163,7 +164,7 @@ std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& re
     out.push_back(s);
     if (s.cls.ends_block) break;
     eip = s.d.next_eip();
-    if (eip / 4096 != page) break;
+    if ((cs_base + eip) / 4096 != page) break;
   }
   return out;
 }
@@ -240,8 +241,8 @@ Block* Translator::EmitBlock(const BlockKey& key, const std::vector<ScannedInsn>
              key.eip);
   block->code_size = uint32_t(buf.size());
   block->guest_bytes = guest_end - key.eip;
-  block->first_page = key.eip / 4096;
-  block->last_page = (guest_end - 1) / 4096;
+  block->first_page = key.linear() / 4096;
+  block->last_page = (key.cs_base + guest_end - 1) / 4096;
   if (!transient) cache_->Insert(block);
   return block;
 }

@@ -24,8 +24,9 @@ namespace bt86 {
 class GuestCodeReader {
  public:
   virtual ~GuestCodeReader() = default;
-  /// Copies up to `len` bytes of guest code at linear `eip` into `out`;
-  /// returns how many bytes are fetchable (0 if `eip` itself is not).
+  /// Copies up to `len` bytes of guest code at `eip` (an offset in the
+  /// current code segment) into `out`; returns how many bytes are
+  /// fetchable (0 if `eip` itself is not).
   virtual size_t ReadCode(uint32_t eip, uint8_t* out, size_t len) = 0;
 };
 
@@ -52,9 +53,10 @@ class Translator {
   Block* Translate(const BlockKey& key, GuestCodeReader& reader, bool transient);
 
   /// Scans without emitting (for `bt86 explain` and tests).
-  /// `mode` is the block key's mode (CPL in bits 0-1).
+  /// `mode` is the block key's mode (CPL in bits 0-1); `cs_base` places the
+  /// code at linear cs_base + eip (for the page-boundary rule).
   std::vector<ScannedInsn> ScanBlock(uint32_t eip, GuestCodeReader& reader, uint32_t max_insns,
-                                     uint32_t mode = 0) const;
+                                     uint32_t mode = 0, uint32_t cs_base = 0) const;
 
   const Decoder& decoder() const { return decoder_; }
 

@@ -40,6 +40,9 @@ void Vcpu::WriteDescriptorHigh(uint16_t selector, uint32_t high) {
 }
 
 void Vcpu::SetSegment(int seg, const SegmentCache& cache) {
+  // Inline-lookup keys hold eip and mode, not the code segment base: a new
+  // base must not find blocks of the old one.
+  if (seg == kCs && cache.base != cpu_.seg[kCs].base && cache_) cache_->ClearLookup();
   cpu_.seg[seg] = cache;
   ctx_->seg_base[seg] = cache.base;
 }
