@@ -227,15 +227,6 @@ RunResult Vcpu::Run() {
       }
     }
     if (next == nullptr) {
-      if (TranslationMode() & 4) {
-        StopWith(
-            RunResult::Kind::kUnsupported,
-            fmt::format("unsupported CPU mode at eip={:08x}: {} (cs base {:08x}, "
-                        "ss base {:08x}, ds base {:08x}, es base {:08x})\n{}",
-                        ctx_->eip, "16-bit code segment", cpu_.seg[kCs].base, cpu_.seg[kSs].base,
-                        cpu_.seg[kDs].base, cpu_.seg[kEs].base, DumpRegisters()));
-        break;
-      }
       next = FindOrTranslate(ctx_->eip);
     }
     // Single-step (EFLAGS.TF) and instruction breakpoints (DR7) run one

@@ -95,8 +95,10 @@ class Vcpu : public GuestCodeReader {
   Next Raise(Event e);
   Fault TryDeliver(const Event& e);
   Next EmulateIret(const DecodedInsn& d, const CalloutSite& site);
-  // cpu/far_transfers.cpp
+  // cpu/control_transfers.cpp
+  static bool IsFarTransfer(const DecodedInsn& d);
   Next EmulateFarTransfer(const DecodedInsn& d, const CalloutSite& site);
+  Next EmulateNearTransfer(const DecodedInsn& d, const CalloutSite& site);
   // cpu/segments.cpp
   Fault ReadDescriptor(uint16_t selector, Descriptor* out, uint32_t ext = 0);
   void WriteDescriptorHigh(uint16_t selector, uint32_t high);

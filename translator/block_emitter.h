@@ -88,7 +88,8 @@ class BlockEmitter {
   Block* block_;
   const HostStubs& stubs_;
   const TranslatorOptions& options_;
-  uint64_t base_;  ///< Executable address of the block's first byte.
+  uint64_t base_;                     ///< Executable address of the block's first byte.
+  bool toggle_operand_size_ = false;  ///< For the instruction being emitted (16-bit code).
   size_t next_exit_ = 0;
   size_t next_callout_ = 0;
   std::vector<asmjit::Label> exit_labels_;

@@ -26,8 +26,11 @@ bool DecodedInsn::UsesHighByteRegister() const {
   return false;
 }
 
-Decoder::Decoder() {
-  ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+Decoder::Decoder(bool code16) {
+  // The stack width only matters for push/pop sizes Zydis reports; bt86
+  // rewrites those from operand_width, and stacks are 32-bit (SS.B = 1).
+  ZydisDecoderInit(&decoder_, code16 ? ZYDIS_MACHINE_MODE_LEGACY_16 : ZYDIS_MACHINE_MODE_LEGACY_32,
+                   ZYDIS_STACK_WIDTH_32);
   ZydisFormatterInit(&formatter_, ZYDIS_FORMATTER_STYLE_INTEL);
 }
 

@@ -27,10 +27,11 @@ struct DecodedInsn {
   bool UsesHighByteRegister() const;
 };
 
-/// Decodes 32-bit protected-mode code. Cheap to construct; not thread-safe.
+/// Decodes protected-mode code of a 32-bit (default) or 16-bit code
+/// segment. Cheap to construct; not thread-safe.
 class Decoder {
  public:
-  Decoder();
+  explicit Decoder(bool code16 = false);
   /// Decodes one instruction from `len` bytes at `code`. False if invalid.
   bool Decode(const uint8_t* code, size_t len, uint32_t eip, DecodedInsn* out) const;
   /// Intel-syntax text of a decoded instruction.

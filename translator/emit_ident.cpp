@@ -27,11 +27,20 @@ bool HasModrm(const DecodedInsn& d) {
 }  // namespace
 
 void BlockEmitter::EmitLegacyPrefixes(const DecodedInsn& d) {
+  // 16-bit code: an operand-size sensitive instruction keeps its width by
+  // toggling 0x66 (the host's default operand size is 32 bits).
+  bool had_operand_size = false;
   for (int i = 0; i < d.insn.raw.prefix_count; ++i) {
     uint8_t b = d.bytes[i];
     if (IsSegmentPrefix(b) || b == 0x67) continue;
+    if (toggle_operand_size_ && b == 0x66 &&
+        d.insn.raw.prefixes[i].type == ZYDIS_PREFIX_TYPE_EFFECTIVE) {
+      had_operand_size = true;
+      continue;
+    }
     a_.db(b);
   }
+  if (toggle_operand_size_ && !had_operand_size) a_.db(0x66);
 }
 
 void BlockEmitter::EmitIdent(const DecodedInsn& d) {

@@ -199,6 +199,7 @@ void BlockEmitter::EmitExitStubs() {
 
 void BlockEmitter::EmitInsn(const ScannedInsn& s) {
   const DecodedInsn& d = s.d;
+  toggle_operand_size_ = s.toggle_operand_size;
   switch (s.cls.kind) {
     case InsnKind::kIdent:
       if (d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE) EmitFxsaveReservedPreload(d);

@@ -47,6 +47,35 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode, bool fast_p
       mem && (d.insn.address_width != 32 || mem->mem.segment == ZYDIS_REGISTER_FS ||
               mem->mem.segment == ZYDIS_REGISTER_GS || !flat);
   const uint32_t cpl = mode & 3;
+  if (mode & kModeCode16) {
+    switch (cls.kind) {
+      case InsnKind::kCallRel:
+      case InsnKind::kCallIndirect:
+      case InsnKind::kRet:
+      case InsnKind::kJmpRel:
+      case InsnKind::kJmpIndirect:
+      case InsnKind::kJcc:
+      case InsnKind::kJcxz:
+      case InsnKind::kLoop:
+      case InsnKind::kString:
+        return {InsnKind::kCallout, true};  // IP-sized targets: the emulator
+      case InsnKind::kUnsupported:
+        // Near jcc/call with a 16-bit operand size is normal here.
+        if (d.insn.meta.category == ZYDIS_CATEGORY_COND_BR) return {InsnKind::kCallout, true};
+        return cls;
+      case InsnKind::kIdent:
+        if (d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87 &&
+            (d.insn.mnemonic == ZYDIS_MNEMONIC_FNSAVE ||
+             d.insn.mnemonic == ZYDIS_MNEMONIC_FNSTENV ||
+             d.insn.mnemonic == ZYDIS_MNEMONIC_FRSTOR ||
+             d.insn.mnemonic == ZYDIS_MNEMONIC_FLDENV)) {
+          return {InsnKind::kUnsupported, true};  // 16-bit environment layouts
+        }
+        break;
+      default:
+        break;
+    }
+  }
   // PUSHF/POPF: inline at ring 0 with a 32-bit operand, when the fast paths
   // are on (they need BMI2); elsewhere IOPL rules and TF need the emulator.
   if (cls.kind == InsnKind::kCallout && fast_paths && cpl == 0 && !(mode & kModeStepping) &&
@@ -147,7 +176,8 @@ std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& re
     uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH] = {};
     const size_t got = reader.ReadCode(eip, buf, sizeof(buf));
     ScannedInsn s;
-    const bool decoded = got > 0 && decoder_.Decode(buf, sizeof(buf), eip, &s.d);
+    const Decoder& decoder = (mode & kModeCode16) ? decoder16_ : decoder_;
+    const bool decoded = got > 0 && decoder.Decode(buf, sizeof(buf), eip, &s.d);
     if (!decoded || s.d.insn.length > got) {
       // An undecodable instruction ends the block before it; alone, it
       // becomes a block that raises #UD (or reports the fetch) when reached.
@@ -161,6 +191,22 @@ std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& re
       break;
     }
     s.cls = Refine(s.d, ClassifyInsn(s.d), mode, options_.fast_paths);
+    if (mode & kModeCode16) {
+      // Operand-size sensitive instructions decode to another width in a
+      // 32-bit segment: those need 0x66 added (or their 0x66 dropped).
+      DecodedInsn d32;
+      if (!decoder_.Decode(buf, sizeof(buf), eip, &d32)) {
+        if (s.cls.kind == InsnKind::kIdent || s.cls.kind == InsnKind::kIncDecShort) {
+          s.cls = {InsnKind::kUnsupported, true};
+        }
+      } else {
+        // Only general-purpose instructions: elsewhere 0x66 selects another
+        // instruction (SSE, MPX) rather than a width, and NOPs have none.
+        s.toggle_operand_size = d32.insn.operand_width != s.d.insn.operand_width &&
+                                s.d.insn.meta.isa_ext == ZYDIS_ISA_EXT_BASE &&
+                                s.d.insn.mnemonic != ZYDIS_MNEMONIC_NOP;
+      }
+    }
     out.push_back(s);
     if (s.cls.ends_block) break;
     eip = s.d.next_eip();

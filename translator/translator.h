@@ -41,6 +41,9 @@ struct ScannedInsn {
   DecodedInsn d;
   InsnClass cls;
   CalloutKind failure = CalloutKind::kEmulate;  ///< kInvalidOpcode/kFetchFault if undecodable.
+  /// 16-bit code: the host encoding needs the operand-size prefix toggled
+  /// (its default operand size is 32 bits, the guest's 16).
+  bool toggle_operand_size = false;
 };
 
 class Translator {
@@ -68,6 +71,7 @@ class Translator {
   TranslatorOptions options_;
   Stats* stats_;
   Decoder decoder_;
+  Decoder decoder16_{true};  ///< For 16-bit code segments (mode bit kModeCode16).
   asmjit::CodeHolder code_;  ///< Reused block to block: a soft reset keeps its memory.
 };
 

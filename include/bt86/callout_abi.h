@@ -58,6 +58,13 @@ struct CalloutSite {
   const void* decoded;
 };
 
+/// Block-key mode bit: a 16-bit code segment (CS.D = 0). Control transfers
+/// are emulated (IP wraps at 16 bits); IDENT instructions get their operand
+/// size re-expressed for 64-bit mode.
+constexpr uint32_t kModeCode16 = 1u << 2;
+/// Block-key mode bit: es, ss, ds or cs has a non-zero base.
+constexpr uint32_t kModeSegmentBases = 1u << 3;
+
 /// Block-key mode bit: translated for single-stepping (one instruction,
 /// string instructions emulated so each iteration can trap).
 constexpr uint32_t kModeStepping = 1u << 16;

@@ -14,7 +14,7 @@ struct Config {
   uint32_t max_block_instructions = 64;     ///< Longest basic block; 1 must work.
   bool chaining = true;                     ///< Patch direct branches block to block.
   bool inline_lookup = true;                ///< Indirect branches via the inline table.
-  bool fast_paths = true;  ///< Inline PUSHF/POPF at ring 0 (if the host has BMI2).
+  bool fast_paths = true;                   ///< Inline PUSHF/POPF at ring 0 (if the host has BMI2).
   uint64_t code_cache_bytes = 32ull << 20;  ///< Translation cache size; flushed when full.
   double timeout_seconds = 0;               ///< 0 = no timeout.
   bool echo_serial = true;                  ///< COM1 output to stdout.

@@ -295,8 +295,25 @@ Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bo
     case ZYDIS_MNEMONIC_JMP:
     case ZYDIS_MNEMONIC_CALL:
     case ZYDIS_MNEMONIC_RET:
-      // Only far forms reach the emulator (near ones are translated).
-      return EmulateFarTransfer(d, site);
+      // Far forms, and near forms of 16-bit code segments.
+      return IsFarTransfer(d) ? EmulateFarTransfer(d, site) : EmulateNearTransfer(d, site);
+    case ZYDIS_MNEMONIC_JB:
+    case ZYDIS_MNEMONIC_JBE:
+    case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_JNB:
+    case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JNL:
+    case ZYDIS_MNEMONIC_JNLE:
+    case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_JNS:
+    case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JO:
+    case ZYDIS_MNEMONIC_JP:
+    case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JZ:
+      return EmulateNearTransfer(d, site);
     case ZYDIS_MNEMONIC_BOUND: {
       const int size = d.insn.operand_width / 8;
       const uint32_t at = mem_linear(1);

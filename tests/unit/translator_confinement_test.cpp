@@ -276,8 +276,13 @@ class ConfinementTest : public ::testing::Test {
   /// key) and returns the violations found in its host code.
   std::vector<std::string> TranslateAndCheck(uint32_t eip, const std::vector<uint8_t>& bytes) {
     FakeCodeReader reader(eip, bytes);
-    Block* block = translator_->Translate({eip, eip / 4096, next_mode_++}, reader, false);
-    return ConfinementViolations(*block, cache_->stubs());
+    // Every key is new; its low mode bits also cycle through CPL 0-3, 16-bit
+    // code and segment bases, so all of those translations are checked.
+    const uint32_t mode = next_mode_++ & 0xF;
+    Block* block = translator_->Translate({eip, eip / 4096, mode, next_mode_}, reader, false);
+    auto violations = ConfinementViolations(*block, cache_->stubs());
+    for (auto& v : violations) v += " (mode " + std::to_string(mode) + ")";
+    return violations;
   }
 
   Stats stats_;

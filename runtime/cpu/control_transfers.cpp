@@ -1,6 +1,9 @@
-// Far JMP, CALL and RET, including call gates (Intel SDM Vol. 2A JMP, CALL
-// and Vol. 2B RET "far" pseudo-code; Vol. 3A 5.8 call gates). Hardware task
-// switches (task gates, TSS selectors) stop the guest with a clear report.
+// Control transfers emulated in C++: far JMP, CALL and RET including call
+// gates (Intel SDM Vol. 2A JMP, CALL and Vol. 2B RET "far" pseudo-code;
+// Vol. 3A 5.8 call gates), and the near forms when the code segment is
+// 16-bit (the new IP wraps at 16 bits, which translated code does not
+// model). Hardware task switches (task gates, TSS selectors) stop the guest
+// with a clear report.
 #include <fmt/core.h>
 
 #include <cstring>
@@ -13,6 +16,96 @@ namespace {
 constexpr uint8_t kVecNp = 11, kVecSs = 12, kVecGp = 13;
 
 }  // namespace
+
+namespace {
+
+// Jcc's condition from its tttn field (SDM Vol. 2 Appendix B.1.4.7).
+bool ConditionHolds(uint8_t tttn, uint64_t rflags) {
+  const bool cf = rflags & 1, pf = rflags & 4, zf = rflags & 0x40, sf = rflags & 0x80,
+             of = rflags & 0x800;
+  bool r = false;
+  switch (tttn >> 1) {
+    case 0:
+      r = of;
+      break;
+    case 1:
+      r = cf;
+      break;
+    case 2:
+      r = zf;
+      break;
+    case 3:
+      r = cf || zf;
+      break;
+    case 4:
+      r = sf;
+      break;
+    case 5:
+      r = pf;
+      break;
+    case 6:
+      r = sf != of;
+      break;
+    default:
+      r = zf || sf != of;
+      break;
+  }
+  return (tttn & 1) ? !r : r;
+}
+
+}  // namespace
+
+bool Vcpu::IsFarTransfer(const DecodedInsn& d) {
+  if (d.insn.mnemonic == ZYDIS_MNEMONIC_RET) {
+    const uint8_t op = d.opcode_byte();
+    return op == 0xCA || op == 0xCB;
+  }
+  const ZydisDecodedOperand& o = d.ops[0];
+  return o.type == ZYDIS_OPERAND_TYPE_POINTER ||
+         (o.type == ZYDIS_OPERAND_TYPE_MEMORY && (o.size == 32 + 16 || o.size == 16 + 16) &&
+          (d.insn.raw.modrm.reg == 3 || d.insn.raw.modrm.reg == 5));
+}
+
+Vcpu::Next Vcpu::EmulateNearTransfer(const DecodedInsn& d, const CalloutSite& site) {
+  VcpuContext& c = *ctx_;
+  const int size = d.insn.operand_width / 8;
+  const uint32_t mask = size == 2 ? 0xFFFFu : 0xFFFFFFFFu;
+  const uint32_t next_eip = site.eip + site.length;
+  const ZydisMnemonic m = d.insn.mnemonic;
+  const uint32_t stack_base = cpu_.seg[kSs].base;
+  if (m == ZYDIS_MNEMONIC_RET) {
+    uint32_t target = 0;
+    if (!ReadLinear(stack_base + c.gpr[kEsp], &target, size)) {
+      return Raise(ExceptionWithCode(kVecSs, 0));
+    }
+    const uint32_t release = d.insn.operand_count_visible > 0 ? uint32_t(d.ops[0].imm.value.u) : 0;
+    c.gpr[kEsp] += size + release;
+    c.eip = target & mask;
+    return Next::kContinue;
+  }
+  uint32_t target = next_eip;
+  const ZydisDecodedOperand& o = d.ops[0];
+  if (o.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    const bool taken =
+        d.insn.meta.category != ZYDIS_CATEGORY_COND_BR ||
+        ConditionHolds(d.opcode_byte() == 0x0F ? d.bytes[d.insn.raw.prefix_count + 1] & 0xF
+                                               : d.opcode_byte() & 0xF,
+                       c.rflags);
+    if (taken) target = next_eip + uint32_t(o.imm.value.s);
+  } else if (o.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+    target = ReadGpr(o.reg.value);
+  } else {
+    uint32_t at = 0;
+    ComputeLinearAddress(d, o, &at);
+    if (!ReadLinear(at, &target, size)) return StopOnMemoryFault(at, site);
+  }
+  target &= mask;
+  if (m == ZYDIS_MNEMONIC_CALL && !PushValue(next_eip, size)) {
+    return Raise(ExceptionWithCode(kVecSs, 0));
+  }
+  c.eip = target;
+  return Next::kContinue;
+}
 
 Vcpu::Next Vcpu::EmulateFarTransfer(const DecodedInsn& d, const CalloutSite& site) {
   VcpuContext& c = *ctx_;
