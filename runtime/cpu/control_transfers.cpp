@@ -236,6 +236,12 @@ Vcpu::Next Vcpu::EmulateFarTransfer(const DecodedInsn& d, const CalloutSite& sit
   if (!allowed) return Raise(ExceptionWithCode(kVecGp, target_error));
   if (!target.present()) return Raise(ExceptionWithCode(kVecNp, target_error));
   if (offset > cs.limit) return Raise(ExceptionWithCode(kVecGp, 0));
+  // Loading CS sets the accessed bit of its descriptor (SDM 3.4.5.1).
+  if (!(target.high & 0x100)) {
+    target.high |= 0x100;
+    WriteDescriptorHigh(target_sel, target.high);
+    cs.attributes |= 1;
+  }
 
   const uint8_t new_cpl = cs.conforming() ? cpu_.cpl : target.dpl();
   cs.selector = uint16_t(target_error | new_cpl);

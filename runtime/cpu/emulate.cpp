@@ -359,6 +359,13 @@ Vcpu::Next Vcpu::EmulateMovCr(const DecodedInsn& d, const CalloutSite& site) {
     c.gpr[gpr] = cpu_.cr[cr];
   } else {
     const uint32_t value = c.gpr[gpr];
+    // SDM MOV CRn #GP(0): PG without PE, NW without CD, reserved CR4 bits
+    // (those of features the CPUID model does not offer beyond bits 0-10).
+    constexpr uint32_t kPe = 1, kNw = 1u << 29, kCd = 1u << 30, kPg = 1u << 31;
+    if (cr == 0 && (((value & kPg) && !(value & kPe)) || ((value & kNw) && !(value & kCd)))) {
+      return Raise(ExceptionWithCode(13, 0));
+    }
+    if (cr == 4 && (value & ~0x7FFu)) return Raise(ExceptionWithCode(13, 0));
     if (cr == 0 && (value & 0x80000000u)) {
       return StopWith(
           RunResult::Kind::kUnsupported,
