@@ -355,6 +355,10 @@ Vcpu::Next Vcpu::HandleCalloutExit(const CalloutSite& site) {
       return Emulate(site);
     case CalloutKind::kInvalidOpcode:
       return Raise(Exception(6));
+    case CalloutKind::kSegmentFault:
+      return Raise(ExceptionWithCode(13, 0));
+    case CalloutKind::kStackFault:
+      return Raise(ExceptionWithCode(12, 0));
     case CalloutKind::kInterruptWindow:
       ctx_->eip = site.eip + site.length;  // the loop top delivers the interrupt
       return Next::kContinue;

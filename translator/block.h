@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "bt86/callout_abi.h"
@@ -61,10 +62,10 @@ struct Block {
   bool valid = true;
   bool transient = false;  ///< Run once and never cached (after a self-modifying write).
   std::vector<InsnRecord> insns;
-  std::vector<ExitSlot> exits;             ///< Sized before emission: addresses are stable.
-  std::vector<CalloutSite> callouts;       ///< Sized before emission: addresses are stable.
-  std::vector<DecodedInsn> callout_insns;  ///< Decoded callout instructions, by site.
-  std::vector<ExitSlot*> incoming;         ///< Chained exits of other blocks that jump here.
+  std::vector<ExitSlot> exits;            ///< Sized before emission: addresses are stable.
+  std::deque<CalloutSite> callouts;       ///< Appended during emission; addresses stay stable.
+  std::deque<DecodedInsn> callout_insns;  ///< Decoded callout instructions, by site.
+  std::vector<ExitSlot*> incoming;        ///< Chained exits of other blocks that jump here.
 
   /// The guest instruction whose host code contains `host_offset`.
   const InsnRecord* InsnAt(uint32_t host_offset) const {

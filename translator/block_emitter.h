@@ -47,14 +47,27 @@ class BlockEmitter {
   void EmitIncDecShort(const DecodedInsn& d);
   // emit_memory.cpp
   bool IsSimpleAddress(const DecodedInsn& d, const ZydisDecodedOperand& m) const;
-  void EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOperand& m, int32_t extra_disp);
+  /// r8d = the operand's linear address. In a non-flat block, an access of
+  /// `check_size` bytes (0: none, for LEA) is first checked against the
+  /// segment's limit and type, leaving through a #GP/#SS callout on failure.
+  void EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOperand& m, int32_t extra_disp,
+                       uint32_t check_size = 0, bool write = false);
+  /// Checks the offset in r8 for an access of `size` bytes through `seg`.
+  void EmitSegmentCheck(int seg, uint32_t size, bool write);
   asmjit::x86::Mem GuestMem(const DecodedInsn& d, const ZydisDecodedOperand& m, uint32_t size,
-                            int32_t extra_disp = 0);
+                            int32_t extra_disp = 0, bool write = false);
   /// gs:[esp + disp], SS-relative. Emits address code when SS has a base:
   /// call it right where the operand is used (it may clobber r8/r9).
-  asmjit::x86::Mem StackMem(int32_t disp, uint32_t size);
-  asmjit::x86::Mem StackRelative(const asmjit::x86::Gp& base, int32_t disp, uint32_t size);
+  asmjit::x86::Mem StackMem(int32_t disp, uint32_t size, bool write = false);
+  asmjit::x86::Mem StackRelative(const asmjit::x86::Gp& base, int32_t disp, uint32_t size,
+                                 bool write = false);
   void EmitAddSegmentBaseToR8(int seg);
+  /// True if accesses through `seg` need limit/type checks in this block.
+  bool SegmentChecked(int seg) const {
+    const uint32_t mode = block_->key.mode;
+    return !flat() || (seg == kFs && (mode & kModeFsChecked)) ||
+           (seg == kGs && (mode & kModeGsChecked));
+  }
   /// True unless es/ss/ds have non-zero bases (block mode bit 3).
   bool flat() const { return !(block_->key.mode & 8); }
   // emit_stack.cpp
@@ -88,8 +101,9 @@ class BlockEmitter {
   Block* block_;
   const HostStubs& stubs_;
   const TranslatorOptions& options_;
-  uint64_t base_;                     ///< Executable address of the block's first byte.
-  bool toggle_operand_size_ = false;  ///< For the instruction being emitted (16-bit code).
+  uint64_t base_;                         ///< Executable address of the block's first byte.
+  bool toggle_operand_size_ = false;      ///< For the instruction being emitted (16-bit code).
+  const DecodedInsn* current_ = nullptr;  ///< The instruction being emitted.
   size_t next_exit_ = 0;
   size_t next_callout_ = 0;
   std::vector<asmjit::Label> exit_labels_;

@@ -73,13 +73,13 @@ void BlockEmitter::EmitIndirectJumpR10() {
 
 void BlockEmitter::EmitCall(const DecodedInsn& d, InsnKind kind) {
   if (kind == InsnKind::kCallRel) {
-    a_.mov(StackMem(-4, 4), d.next_eip());
+    a_.mov(StackMem(-4, 4, true), d.next_eip());
     a_.lea(x86::esp, x86::ptr(x86::esp, -4));
     EmitDirectJump(BranchTarget(d));
     return;
   }
   EmitLoadOperand(d, d.ops[0], x86::r10d);  // may fault: before the push
-  a_.mov(StackMem(-4, 4), d.next_eip());
+  a_.mov(StackMem(-4, 4, true), d.next_eip());
   a_.lea(x86::esp, x86::ptr(x86::esp, -4));
   EmitIndirectJumpR10();
 }

@@ -7,6 +7,8 @@
 //   - 0x82 (an alias of 0x80) is invalid in 64-bit mode: it becomes 0x80.
 // Addresses that need more (fs:/gs: bases, 16-bit addressing) are computed
 // into r8d and the operand becomes [r8] with a REX.B prefix.
+#include <algorithm>
+
 #include "bt86/check.h"
 #include "translator/block_emitter.h"
 
@@ -89,7 +91,7 @@ void BlockEmitter::EmitFxsaveReservedPreload(const DecodedInsn& d) {
   // cannot name. Loading them from those bytes first makes the store write
   // back what was there. The loads also fault first, before anything changes.
   const ZydisDecodedOperand* m = d.MemoryOperand();
-  if (!IsSimpleAddress(d, *m)) EmitAddressToR8(d, *m, 0);
+  if (!IsSimpleAddress(d, *m)) EmitAddressToR8(d, *m, 0, 512, true);
   for (int i = 0; i < 8; ++i) {
     x86::Mem slot;
     if (IsSimpleAddress(d, *m)) {
@@ -111,7 +113,7 @@ void BlockEmitter::EmitFpuPointerScrub(const DecodedInsn& d) {
   const ZydisDecodedOperand* m = d.MemoryOperand();
   const bool in_r8 = !IsSimpleAddress(d, *m);
   auto field = [&](int32_t offset, uint32_t size) {
-    if (!in_r8) return GuestMem(d, *m, size, offset);
+    if (!in_r8) return GuestMem(d, *m, size, offset, true);
     x86::Mem mem = x86::ptr(x86::r8d, offset, size);
     mem.setSegment(x86::gs);
     return mem;
@@ -130,7 +132,8 @@ void BlockEmitter::EmitFpuPointerScrub(const DecodedInsn& d) {
 void BlockEmitter::EmitIdentWithAddressInR8(const DecodedInsn& d, const ZydisDecodedOperand& m) {
   // ScanBlock refuses these: REX turns AH..BH into SPL..DIL.
   BT86_CHECK(!d.UsesHighByteRegister(), "high-byte register with [r8] at eip %08x", d.eip);
-  EmitAddressToR8(d, m, 0);
+  const bool write = m.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+  EmitAddressToR8(d, m, 0, std::max<uint32_t>(m.size / 8, 1), write);
   EmitLegacyPrefixes(d);
   a_.db(0x65);
   a_.db(0x67);

@@ -31,26 +31,57 @@ void BlockEmitter::EmitAddSegmentBaseToR8(int seg) {
   a_.lea(x86::r8d, x86::ptr(x86::r8, x86::r9));
 }
 
-x86::Mem BlockEmitter::StackRelative(const x86::Gp& base, int32_t disp, uint32_t size) {
+x86::Mem BlockEmitter::StackRelative(const x86::Gp& base, int32_t disp, uint32_t size, bool write) {
   if (flat()) {
     x86::Mem mem = x86::ptr(base, disp, size);
     mem.setSegment(x86::gs);
     return mem;
   }
-  // A stack segment with a base: address it through r8 (SS-relative).
+  // Non-flat: check against SS and address it through r8 (SS-relative).
   a_.lea(x86::r8d, x86::ptr(base, disp));
+  EmitSegmentCheck(kSs, size, write);
   EmitAddSegmentBaseToR8(kSs);
   x86::Mem mem = x86::ptr(x86::r8d, 0, size);
   mem.setSegment(x86::gs);
   return mem;
 }
 
-x86::Mem BlockEmitter::StackMem(int32_t disp, uint32_t size) {
-  return StackRelative(x86::esp, disp, size);
+x86::Mem BlockEmitter::StackMem(int32_t disp, uint32_t size, bool write) {
+  return StackRelative(x86::esp, disp, size, write);
+}
+
+void BlockEmitter::EmitSegmentCheck(int seg, uint32_t size, bool write) {
+  // Flag-free (the host flags are the guest's): with r8 = offset,
+  //   r12 = offset - lo, r13 = hi - (offset + size - 1), both 64-bit;
+  // a negative one (sign bit, via shrx) means outside the segment.
+  if (size == 0) return;
+  const int32_t lo_at = int32_t(offsetof(VcpuContext, seg_lo) + 8 * seg);
+  const int32_t hi_at = int32_t(
+      (write ? offsetof(VcpuContext, seg_hi_write) : offsetof(VcpuContext, seg_hi_read)) + 8 * seg);
+  Label ok = a_.newLabel();
+  a_.mov(x86::r12, x86::qword_ptr(x86::r15, lo_at));
+  a_.not_(x86::r12);
+  a_.lea(x86::r12, x86::ptr(x86::r8, x86::r12, 0, 1));
+  a_.mov(x86::r13, x86::qword_ptr(x86::r15, hi_at));
+  a_.lea(x86::r11, x86::ptr(x86::r8, int32_t(size - 1)));
+  a_.not_(x86::r11);
+  a_.lea(x86::r13, x86::ptr(x86::r13, x86::r11, 0, 1));
+  a_.mov(x86::r11d, 63);
+  a_.shrx(x86::r12, x86::r12, x86::r11);
+  a_.shrx(x86::r13, x86::r13, x86::r11);
+  a_.lea(x86::r12, x86::ptr(x86::r12, x86::r13));
+  a_.mov(x86::r11, x86::rcx);
+  a_.mov(x86::rcx, x86::r12);
+  a_.jecxz(x86::rcx, ok);
+  a_.mov(x86::rcx, x86::r11);
+  EmitCallout(*current_, current_->length(),
+              seg == kSs ? CalloutKind::kStackFault : CalloutKind::kSegmentFault);
+  a_.bind(ok);
+  a_.mov(x86::rcx, x86::r11);
 }
 
 void BlockEmitter::EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOperand& m,
-                                   int32_t extra_disp) {
+                                   int32_t extra_disp, uint32_t check_size, bool write) {
   int32_t disp = int32_t(m.mem.disp.value) + extra_disp;
   if (d.insn.address_width == 32) {
     bool has_base = m.mem.base != ZYDIS_REGISTER_NONE;
@@ -80,16 +111,22 @@ void BlockEmitter::EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOpera
     }
     a_.movzx(x86::r8d, x86::r8w);
   }
-  if (NeedsSegmentBase(m.mem.segment) || !flat()) {
-    EmitAddSegmentBaseToR8(ZydisRegisterGetId(m.mem.segment));
+  if (!flat()) {
+    const int seg = ZydisRegisterGetId(m.mem.segment);
+    EmitSegmentCheck(seg, check_size, write);
+    EmitAddSegmentBaseToR8(seg);
+  } else if (NeedsSegmentBase(m.mem.segment)) {
+    const int seg = ZydisRegisterGetId(m.mem.segment);
+    if (SegmentChecked(seg)) EmitSegmentCheck(seg, check_size, write);
+    EmitAddSegmentBaseToR8(seg);
   }
 }
 
 x86::Mem BlockEmitter::GuestMem(const DecodedInsn& d, const ZydisDecodedOperand& m, uint32_t size,
-                                int32_t extra_disp) {
+                                int32_t extra_disp, bool write) {
   x86::Mem mem;
   if (!IsSimpleAddress(d, m)) {
-    EmitAddressToR8(d, m, extra_disp);
+    EmitAddressToR8(d, m, extra_disp, size, write);
     mem = x86::ptr(x86::r8d, 0, size);
   } else {
     int32_t disp = int32_t(m.mem.disp.value) + extra_disp;

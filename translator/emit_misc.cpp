@@ -70,6 +70,9 @@ void BlockEmitter::EmitXlat(const DecodedInsn& d) {
   for (int i = 0; i < d.insn.operand_count; ++i) {
     const auto& m = d.ops[i];
     if (m.type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
+    if (SegmentChecked(ZydisRegisterGetId(m.mem.segment))) {
+      EmitSegmentCheck(ZydisRegisterGetId(m.mem.segment), 1, false);
+    }
     if (m.mem.segment == ZYDIS_REGISTER_FS || m.mem.segment == ZYDIS_REGISTER_GS || !flat()) {
       EmitAddSegmentBaseToR8(ZydisRegisterGetId(m.mem.segment));
     }
@@ -88,12 +91,8 @@ void BlockEmitter::EmitSalc() {
 }
 
 void BlockEmitter::EmitCallout(const DecodedInsn& d, uint8_t length, CalloutKind kind) {
-  const size_t index = next_callout_++;
-  CalloutSite& site = block_->callouts.at(index);
-  if (length > 0) {
-    block_->callout_insns[index] = d;
-    site.decoded = &block_->callout_insns[index];
-  }
+  CalloutSite& site = block_->callouts.emplace_back();
+  if (length > 0) site.decoded = &block_->callout_insns.emplace_back(d);
   site.eip = d.eip;
   site.length = length;
   std::memcpy(site.bytes, d.bytes, sizeof(site.bytes));
@@ -148,8 +147,10 @@ void BlockEmitter::EmitPushf() {
   a_.lea(x86::r11d, x86::ptr(x86::r11, x86::r10, 0, 2));
   a_.movzx(x86::r10d, CtxField(offsetof(VcpuContext, virtual_if), 1));
   for (int i = 0; i < 3; ++i) a_.lea(x86::r10d, x86::ptr(0, x86::r10, 3));  // IF << 9
-  a_.lea(x86::r11d, x86::ptr(x86::r11, x86::r10));
-  a_.mov(StackMem(-4, 4), x86::r11d);
+  a_.lea(x86::r10d, x86::ptr(x86::r11, x86::r10));
+  // r10 survives the stack operand's address code (segment checks use
+  // r11-r13, the base r9).
+  a_.mov(StackMem(-4, 4, true), x86::r10d);
   a_.lea(x86::esp, x86::ptr(x86::esp, -4));
 }
 
@@ -199,6 +200,7 @@ void BlockEmitter::EmitExitStubs() {
 
 void BlockEmitter::EmitInsn(const ScannedInsn& s) {
   const DecodedInsn& d = s.d;
+  current_ = &d;
   toggle_operand_size_ = s.toggle_operand_size;
   switch (s.cls.kind) {
     case InsnKind::kIdent:

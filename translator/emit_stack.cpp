@@ -44,15 +44,15 @@ void BlockEmitter::EmitPush(const DecodedInsn& d) {
   const ZydisDecodedOperand& src = d.ops[0];
   switch (src.type) {
     case ZYDIS_OPERAND_TYPE_REGISTER:
-      a_.mov(StackMem(-int32_t(size), size), HostReg(src.reg.value));
+      a_.mov(StackMem(-int32_t(size), size, true), HostReg(src.reg.value));
       break;
     case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-      a_.mov(StackMem(-int32_t(size), size),
+      a_.mov(StackMem(-int32_t(size), size, true),
              size == 2 ? uint32_t(uint16_t(src.imm.value.u)) : uint32_t(src.imm.value.u));
       break;
     default:
       EmitLoadOperand(d, src, Sized(10, size));
-      a_.mov(StackMem(-int32_t(size), size), Sized(10, size));
+      a_.mov(StackMem(-int32_t(size), size, true), Sized(10, size));
       break;
   }
   a_.lea(x86::esp, x86::ptr(x86::esp, -int32_t(size)));
@@ -80,7 +80,7 @@ void BlockEmitter::EmitPop(const DecodedInsn& d) {
   // pop m: the address is computed with esp already incremented (SDM POP).
   const bool esp_based = dst.mem.base == ZYDIS_REGISTER_ESP;
   a_.mov(Sized(10, size), StackMem(0, size));
-  a_.mov(GuestMem(d, dst, size, esp_based ? int32_t(size) : 0), Sized(10, size));
+  a_.mov(GuestMem(d, dst, size, esp_based ? int32_t(size) : 0, true), Sized(10, size));
   a_.lea(x86::esp, x86::ptr(x86::esp, int32_t(size)));
 }
 
@@ -88,9 +88,9 @@ void BlockEmitter::EmitPusha(const DecodedInsn& d) {
   // Pushes eax ecx edx ebx (original) esp ebp esi edi. The lowest slot is
   // written first so a fault on the lower page happens before any store.
   const uint32_t size = d.insn.operand_width / 8;
-  a_.mov(StackMem(-8 * int32_t(size), size), Sized(kEdi, size));
+  a_.mov(StackMem(-8 * int32_t(size), size, true), Sized(kEdi, size));
   for (int reg = kEax; reg < kEdi; ++reg) {
-    a_.mov(StackMem(-(reg + 1) * int32_t(size), size), Sized(reg, size));
+    a_.mov(StackMem(-(reg + 1) * int32_t(size), size, true), Sized(reg, size));
   }
   a_.lea(x86::esp, x86::ptr(x86::esp, -8 * int32_t(size)));
 }

@@ -246,8 +246,7 @@ Block* Translator::EmitBlock(const BlockKey& key, const std::vector<ScannedInsn>
   block->key = key;
   block->transient = transient;
   block->exits.resize(exits);
-  block->callouts.resize(callouts);
-  block->callout_insns.resize(callouts);
+  (void)callouts;  // sites are appended as emitted (segment checks add some)
 
   const uint64_t base = uint64_t(uintptr_t(cache_->cursor()));
   CodeHolder& code = code_;

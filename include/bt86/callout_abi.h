@@ -44,6 +44,8 @@ enum class CalloutKind : uint8_t {
   kUnsupported = 3,      ///< bt86 cannot run this instruction: stop and name it.
   kFetchFault = 4,       ///< Code at eip is not in guest memory.
   kInterruptWindow = 5,  ///< IF was just set with an interrupt pending: continue after it.
+  kSegmentFault = 6,     ///< A segment limit or type check failed: #GP(0).
+  kStackFault = 7,       ///< The same through SS: #SS(0).
 };
 
 /// One instruction that exits to the runtime. Lives in its block's metadata
@@ -64,6 +66,11 @@ struct CalloutSite {
 constexpr uint32_t kModeCode16 = 1u << 2;
 /// Block-key mode bit: es, ss, ds or cs has a non-zero base.
 constexpr uint32_t kModeSegmentBases = 1u << 3;
+
+/// Block-key mode bits: fs / gs is not a plain writable 4 GiB segment, so
+/// accesses through it are checked against its limit and type.
+constexpr uint32_t kModeFsChecked = 1u << 4;
+constexpr uint32_t kModeGsChecked = 1u << 5;
 
 /// Block-key mode bit: translated for single-stepping (one instruction,
 /// string instructions emulated so each iteration can trap).
@@ -107,6 +114,12 @@ struct alignas(64) VcpuContext {
   /// RF, AC, ID): read and written by the inline PUSHF/POPF of ring 0.
   uint32_t system_eflags;
   uint64_t scratch_rsp;  ///< Guest rsp while a fast path borrows the scratch stack.
+  /// Valid offsets of each segment for the checks of non-flat blocks
+  /// (SDM 5.3): reads need lo <= offset and end <= hi_read, writes
+  /// end <= hi_write. Empty ranges (lo > hi) make every access fault.
+  uint64_t seg_lo[6];
+  uint64_t seg_hi_read[6];
+  uint64_t seg_hi_write[6];
   uint32_t reserved1[1];
   alignas(64) uint8_t guest_fx[512];  ///< Guest x87/MMX/SSE state (FXSAVE64 image).
   uint32_t host_mxcsr;  ///< Run loop's MXCSR while the guest runs (callee-saved in the ABI).

@@ -45,6 +45,18 @@ void Vcpu::SetSegment(int seg, const SegmentCache& cache) {
   if (seg == kCs && cache.base != cpu_.seg[kCs].base && cache_) cache_->ClearLookup();
   cpu_.seg[seg] = cache;
   ctx_->seg_base[seg] = cache.base;
+  // The offsets a non-flat block may use through this segment (SDM 5.3):
+  // [lo, hi], with hi = -1 (as a signed 64-bit value) for "none at all".
+  constexpr uint64_t kNone = ~0ull;
+  uint64_t lo = 0, hi = cache.limit;
+  if (cache.expand_down()) {
+    lo = uint64_t(cache.limit) + 1;
+    hi = cache.big() ? 0xFFFFFFFFull : 0xFFFFull;
+  }
+  if (!cache.usable) hi = kNone;
+  ctx_->seg_lo[seg] = lo;
+  ctx_->seg_hi_read[seg] = cache.readable() ? hi : kNone;
+  ctx_->seg_hi_write[seg] = cache.writable() ? hi : kNone;
 }
 
 void Vcpu::NullInaccessibleDataSegments(uint8_t new_cpl) {
@@ -101,8 +113,18 @@ uint32_t Vcpu::TranslationMode() const {
   // specialize for yet; kModeFpuTrap while CR0.TS or CR0.EM is set.
   uint32_t mode = cpu_.cpl;
   if (!cpu_.seg[kCs].big()) mode |= 4;
+  // Flat means what the translator assumes without checks: base 0, limit
+  // 4 GiB, expand-up, and writable data in es/ss/ds.
   for (int s : {kEs, kCs, kSs, kDs}) {
-    if (cpu_.seg[s].base != 0) mode |= 8;
+    const SegmentCache& c = cpu_.seg[s];
+    if (c.base != 0 || c.limit != 0xFFFFFFFF) mode |= 8;
+    if (s != kCs && (!c.usable || c.expand_down() || !c.writable())) mode |= 8;
+  }
+  for (int s : {kFs, kGs}) {
+    const SegmentCache& c = cpu_.seg[s];
+    if (!c.usable || c.limit != 0xFFFFFFFF || c.expand_down() || !c.writable()) {
+      mode |= s == kFs ? kModeFsChecked : kModeGsChecked;
+    }
   }
   if (cpu_.cr[0] & 0xC) mode |= kModeFpuTrap;  // CR0.TS | CR0.EM
   return mode;
