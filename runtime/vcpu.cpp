@@ -102,6 +102,10 @@ size_t Vcpu::ReadCode(uint32_t eip, uint8_t* out, size_t len) {
   return avail;
 }
 
+bool Vcpu::IsFaultingDivide(uint32_t eip) {
+  return faulting_divides_.count(cpu_.seg[kCs].base + eip) != 0;
+}
+
 BlockKey Vcpu::KeyFor(uint32_t eip, uint32_t mode) const {
   const uint32_t cs_base = cpu_.seg[kCs].base;
   return BlockKey{eip, (cs_base + eip) / kPageSize, mode, cs_base};
@@ -355,6 +359,8 @@ Vcpu::Next Vcpu::HandleCalloutExit(const CalloutSite& site) {
       return Emulate(site);
     case CalloutKind::kInvalidOpcode:
       return Raise(Exception(6));
+    case CalloutKind::kDivideError:
+      return Raise(Exception(0));
     case CalloutKind::kSegmentFault:
       return Raise(ExceptionWithCode(13, 0));
     case CalloutKind::kStackFault:
@@ -438,6 +444,13 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
   switch (ctx_->fault_signo) {
     case SIGFPE: {
       if (ctx_->fault_code == FPE_INTDIV || ctx_->fault_code == FPE_INTOVF) {
+        // Remember the instruction and retranslate its block with an inline
+        // zero-divisor test (adaptive translation); deliver this #DE now.
+        const uint32_t linear = cpu_.seg[kCs].base + insn->eip;
+        if (faulting_divides_.insert(linear).second && !block->transient) {
+          cache_->Invalidate(block);
+          stats_->adaptive_retranslations++;
+        }
         return Raise(Exception(0));  // #DE
       }
       // An unmasked x87 exception is #MF; an SSE one is #XM. (The SDM makes

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "bt86/callout_abi.h"
@@ -52,6 +53,8 @@ class Vcpu : public GuestCodeReader {
 
   /// GuestCodeReader: guest linear = physical while paging is off.
   size_t ReadCode(uint32_t eip, uint8_t* out, size_t len) override;
+  /// GuestCodeReader: DIV/IDIV instructions (by linear address) that raised #DE.
+  bool IsFaultingDivide(uint32_t eip) override;
 
   /// Reads guest linear memory for the emulator. False if outside RAM.
   bool ReadLinear(uint32_t addr, void* out, size_t len);
@@ -158,8 +161,9 @@ class Vcpu : public GuestCodeReader {
   int64_t watch_page_ = -1;       ///< A watched page lifted for one instruction.
   Block* watch_block_ = nullptr;  ///< The transient block running that instruction.
   uint32_t watch_hits_ = 0;       ///< DR6.B0-B3 for it.
-  bool iret_loaded_rf_ = false;   ///< The last instruction was an IRET that set RF.
-  bool ss_shadow_ = false;        ///< The last instruction loaded SS (MOV/POP SS shadow).
+  std::unordered_set<uint32_t> faulting_divides_;  ///< Linear EIPs of DIVs that raised #DE.
+  bool iret_loaded_rf_ = false;  ///< The last instruction was an IRET that set RF.
+  bool ss_shadow_ = false;       ///< The last instruction loaded SS (MOV/POP SS shadow).
   std::unique_ptr<CodeCache> cache_;
   HostStubs stubs_;
   std::unique_ptr<Translator> translator_;

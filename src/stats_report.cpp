@@ -24,7 +24,10 @@ nlohmann::ordered_json ToJson(const Stats& s, const RunResult& r) {
                 {"indirect", s.exits_indirect},
                 {"callout", s.exits_callout},
                 {"signal", s.exits_signal}};
-  j["events"] = {{"smc_writes", s.smc_writes}, {"poll_stops", s.poll_stops}};
+  j["events"] = {{"smc_writes", s.smc_writes},
+                 {"poll_stops", s.poll_stops},
+                 {"exceptions_delivered", s.exceptions_delivered},
+                 {"adaptive_retranslations", s.adaptive_retranslations}};
   nlohmann::ordered_json callouts = nlohmann::ordered_json::object();
   for (const auto& [name, count] : s.callouts) {
     if (count) callouts[name] = count;
@@ -61,6 +64,8 @@ std::string FormatStatsText(const Stats& s, const RunResult& r) {
   line("exits: signal", s.exits_signal);
   line("self-modifying writes", s.smc_writes);
   line("poll stops", s.poll_stops);
+  line("exceptions delivered", s.exceptions_delivered);
+  line("adaptive retranslations", s.adaptive_retranslations);
   for (const auto& [name, count] : s.callouts) {
     if (count) line(fmt::format("callout: {}", name).c_str(), count);
   }

@@ -45,6 +45,7 @@ class BlockEmitter {
   void EmitFxsaveReservedPreload(const DecodedInsn& d);
   void EmitLegacyPrefixes(const DecodedInsn& d);
   void EmitIncDecShort(const DecodedInsn& d);
+  void EmitDivisorCheck(const DecodedInsn& d);
   // emit_memory.cpp
   bool IsSimpleAddress(const DecodedInsn& d, const ZydisDecodedOperand& m) const;
   /// r8d = the operand's linear address. In a non-flat block, an access of

@@ -204,6 +204,7 @@ void BlockEmitter::EmitInsn(const ScannedInsn& s) {
   toggle_operand_size_ = s.toggle_operand_size;
   switch (s.cls.kind) {
     case InsnKind::kIdent:
+      if (s.check_divisor) EmitDivisorCheck(d);
       if (d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE) EmitFxsaveReservedPreload(d);
       EmitIdent(d);
       if (d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE || d.insn.mnemonic == ZYDIS_MNEMONIC_FNSAVE ||

@@ -191,6 +191,11 @@ std::vector<ScannedInsn> Translator::ScanBlock(uint32_t eip, GuestCodeReader& re
       break;
     }
     s.cls = Refine(s.d, ClassifyInsn(s.d), mode, options_.fast_paths);
+    if (s.cls.kind == InsnKind::kIdent &&
+        (s.d.insn.mnemonic == ZYDIS_MNEMONIC_DIV || s.d.insn.mnemonic == ZYDIS_MNEMONIC_IDIV) &&
+        !s.d.UsesHighByteRegister() && reader.IsFaultingDivide(eip)) {
+      s.check_divisor = true;
+    }
     if (mode & kModeCode16) {
       // Operand-size sensitive instructions decode to another width in a
       // 32-bit segment: those need 0x66 added (or their 0x66 dropped).

@@ -28,6 +28,10 @@ class GuestCodeReader {
   /// current code segment) into `out`; returns how many bytes are
   /// fetchable (0 if `eip` itself is not).
   virtual size_t ReadCode(uint32_t eip, uint8_t* out, size_t len) = 0;
+  /// Adaptive translation: true if the DIV/IDIV at `eip` has raised #DE
+  /// before, so its translation should test for a zero divisor inline
+  /// instead of taking a host SIGFPE each time.
+  virtual bool IsFaultingDivide(uint32_t eip) { return false; }
 };
 
 struct TranslatorOptions {
@@ -44,6 +48,8 @@ struct ScannedInsn {
   /// 16-bit code: the host encoding needs the operand-size prefix toggled
   /// (its default operand size is 32 bits, the guest's 16).
   bool toggle_operand_size = false;
+  /// A DIV/IDIV known to divide by zero: emitted with an inline zero test.
+  bool check_divisor = false;
 };
 
 class Translator {

@@ -46,6 +46,7 @@ enum class CalloutKind : uint8_t {
   kInterruptWindow = 5,  ///< IF was just set with an interrupt pending: continue after it.
   kSegmentFault = 6,     ///< A segment limit or type check failed: #GP(0).
   kStackFault = 7,       ///< The same through SS: #SS(0).
+  kDivideError = 8,      ///< An inline zero-divisor test fired: #DE.
 };
 
 /// One instruction that exits to the runtime. Lives in its block's metadata

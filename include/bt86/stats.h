@@ -27,8 +27,10 @@ struct Stats {
   uint64_t exits_indirect = 0;
   uint64_t exits_callout = 0;
   uint64_t exits_signal = 0;
-  uint64_t smc_writes = 0;            ///< Guest writes that hit a page holding translated code.
-  uint64_t poll_stops = 0;            ///< Block-entry polls that stopped translated code.
+  uint64_t smc_writes = 0;  ///< Guest writes that hit a page holding translated code.
+  uint64_t poll_stops = 0;  ///< Block-entry polls that stopped translated code.
+  uint64_t adaptive_retranslations =
+      0;                              ///< Blocks retranslated because an instruction kept faulting.
   uint64_t exceptions_delivered = 0;  ///< Exceptions and interrupts delivered through the IDT.
   std::map<std::string, uint64_t> callouts;  ///< By mnemonic.
   // Devices.
