@@ -37,17 +37,19 @@ const char* VectorName(uint8_t v) {
 }  // namespace
 
 Vcpu::Next Vcpu::Raise(Event e) {
+  // The common case delivers at once; the account of a nested fault is only
+  // built when one happens (it costs a decode and some formatting).
+  Fault nested = TryDeliver(e);
+  if (!nested) return Next::kContinue;
+  const uint32_t fault_eip = e.software ? e.insn_eip : ctx_->eip;
+  uint8_t bytes[15] = {};
+  ReadLinear(cpu_.seg[kCs].base + fault_eip, bytes, sizeof(bytes));
+  const std::string where =
+      fmt::format("eip={:08x} ({})", fault_eip, DescribeInsn(fault_eip, bytes, 15));
   std::string history =
       fmt::format("{} (vector {}{})", VectorName(e.vector), e.vector,
                   e.has_error_code ? fmt::format(", error {:#x}", e.error_code) : "");
-  uint8_t bytes[15] = {};
-  ReadLinear(cpu_.seg[kCs].base + ctx_->eip, bytes, 1);
-  ReadLinear(cpu_.seg[kCs].base + ctx_->eip, bytes, sizeof(bytes));
-  const std::string where =
-      fmt::format("eip={:08x} ({})", ctx_->eip, DescribeInsn(ctx_->eip, bytes, 15));
   for (int nesting = 0;; ++nesting) {
-    Fault nested = TryDeliver(e);
-    if (!nested) return Next::kContinue;
     const Event next = *nested;  // TryDeliver already set EXT in its error codes
     // A fault delivering INT n / INT3 / INTO is a fault of that instruction.
     if (e.software) ctx_->eip = e.insn_eip;
@@ -64,6 +66,8 @@ Vcpu::Next Vcpu::Raise(Event e) {
     } else {
       e = next;  // benign: handled serially (SDM 6.15)
     }
+    nested = TryDeliver(e);
+    if (!nested) return Next::kContinue;
   }
 }
 
