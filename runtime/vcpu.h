@@ -110,6 +110,9 @@ class Vcpu : public GuestCodeReader {
   /// On a return to an outer level: es/fs/gs/ds that the new CPL may not
   /// use become null (SDM IRET and RET far).
   void NullInaccessibleDataSegments(uint8_t new_cpl);
+  /// The checks of IRET and RET far on the code and (outer) stack segments.
+  Fault CheckReturnCodeSegment(uint16_t selector, SegmentCache* out);
+  Fault CheckReturnStackSegment(uint16_t selector, uint8_t rpl, SegmentCache* out);
   /// The mode bits of the block key for the current CPU state.
   uint32_t TranslationMode() const;
   /// True while single-stepping or with an instruction breakpoint armed.

@@ -124,18 +124,9 @@ Vcpu::Next Vcpu::EmulateFarTransfer(const DecodedInsn& d, const CalloutSite& sit
         !ReadLinear(stack_at(sp + size), &new_cs, size)) {
       return Raise(ExceptionWithCode(kVecSs, 0));
     }
-    new_cs &= 0xFFFF;
-    const uint32_t cs_error = new_cs & 0xFFFC;
-    if (cs_error == 0) return Raise(ExceptionWithCode(kVecGp, 0));
-    Descriptor code;
-    if (Fault f = ReadDescriptor(uint16_t(new_cs), &code)) return Raise(*f);
-    SegmentCache cs = code.ToCache(uint16_t(new_cs));
+    SegmentCache cs;
+    if (Fault f = CheckReturnCodeSegment(uint16_t(new_cs & 0xFFFF), &cs)) return Raise(*f);
     const uint8_t rpl = new_cs & 3;
-    if (!cs.is_code() || rpl < cpu_.cpl || (cs.conforming() && code.dpl() > rpl) ||
-        (!cs.conforming() && code.dpl() != rpl)) {
-      return Raise(ExceptionWithCode(kVecGp, cs_error));
-    }
-    if (!code.present()) return Raise(ExceptionWithCode(kVecNp, cs_error));
     if (size == 2) new_eip &= 0xFFFF;
     if (new_eip > cs.limit) return Raise(ExceptionWithCode(kVecGp, 0));
     if (rpl == cpu_.cpl) {
@@ -151,16 +142,8 @@ Vcpu::Next Vcpu::EmulateFarTransfer(const DecodedInsn& d, const CalloutSite& sit
         !ReadLinear(stack_at(outer + size), &new_ss, size)) {
       return Raise(ExceptionWithCode(kVecSs, 0));
     }
-    new_ss &= 0xFFFF;
-    const uint32_t ss_error = new_ss & 0xFFFC;
-    if (ss_error == 0) return Raise(ExceptionWithCode(kVecGp, 0));
-    Descriptor stack;
-    if (Fault f = ReadDescriptor(uint16_t(new_ss), &stack)) return Raise(*f);
-    SegmentCache ss = stack.ToCache(uint16_t(new_ss));
-    if ((new_ss & 3) != rpl || stack.system() || !ss.writable() || stack.dpl() != rpl) {
-      return Raise(ExceptionWithCode(kVecGp, ss_error));
-    }
-    if (!stack.present()) return Raise(ExceptionWithCode(kVecSs, ss_error));
+    SegmentCache ss;
+    if (Fault f = CheckReturnStackSegment(uint16_t(new_ss & 0xFFFF), rpl, &ss)) return Raise(*f);
     SetSegment(kCs, cs);
     SetSegment(kSs, ss);
     cpu_.cpl = rpl;

@@ -200,17 +200,9 @@ Vcpu::Next Vcpu::EmulateIret(const DecodedInsn& d, const CalloutSite& site) {
                     fmt::format("unsupported: IRET to virtual-8086 mode at eip={:08x}\n{}",
                                 site.eip, DumpRegisters()));
   }
-  const uint32_t cs_error = new_cs & 0xFFFC;
-  if (cs_error == 0) return Raise(ExceptionWithCode(kVecGp, 0));
-  Descriptor code;
-  if (Fault f = ReadDescriptor(uint16_t(new_cs), &code)) return Raise(*f);
-  SegmentCache cs = code.ToCache(uint16_t(new_cs));
+  SegmentCache cs;
+  if (Fault f = CheckReturnCodeSegment(uint16_t(new_cs), &cs)) return Raise(*f);
   const uint8_t rpl = new_cs & 3;
-  if (!cs.is_code() || rpl < cpu_.cpl || (cs.conforming() && code.dpl() > rpl) ||
-      (!cs.conforming() && code.dpl() != rpl)) {
-    return Raise(ExceptionWithCode(kVecGp, cs_error));
-  }
-  if (!code.present()) return Raise(ExceptionWithCode(kVecNp, cs_error));
 
   // EFLAGS: IOPL only at CPL 0, IF only when CPL <= IOPL (the CPL before
   // the return); VM is never set here.
@@ -223,17 +215,8 @@ Vcpu::Next Vcpu::EmulateIret(const DecodedInsn& d, const CalloutSite& site) {
     // Return to an outer level: pop esp and ss too (SDM IRET, RETURN-TO-OUTER-PRIVILEGE-LEVEL).
     uint32_t new_esp, new_ss;
     if (!pop_at(3, &new_esp) || !pop_at(4, &new_ss)) return Raise(ExceptionWithCode(kVecSs, 0));
-    new_ss &= 0xFFFF;
-    const uint32_t ss_error = new_ss & 0xFFFC;
-    if (ss_error == 0) return Raise(ExceptionWithCode(kVecGp, 0));
-    if ((new_ss & 3) != rpl) return Raise(ExceptionWithCode(kVecGp, ss_error));
-    Descriptor stack;
-    if (Fault f = ReadDescriptor(uint16_t(new_ss), &stack)) return Raise(*f);
-    SegmentCache ss = stack.ToCache(uint16_t(new_ss));
-    if (stack.system() || !ss.writable() || stack.dpl() != rpl) {
-      return Raise(ExceptionWithCode(kVecGp, ss_error));
-    }
-    if (!stack.present()) return Raise(ExceptionWithCode(kVecSs, ss_error));
+    SegmentCache ss;
+    if (Fault f = CheckReturnStackSegment(uint16_t(new_ss & 0xFFFF), rpl, &ss)) return Raise(*f);
     SetSegment(kCs, cs);
     SetSegment(kSs, ss);
     cpu_.cpl = rpl;

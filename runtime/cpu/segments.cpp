@@ -59,6 +59,39 @@ void Vcpu::SetSegment(int seg, const SegmentCache& cache) {
   ctx_->seg_hi_write[seg] = cache.writable() ? hi : kNone;
 }
 
+Vcpu::Fault Vcpu::CheckReturnCodeSegment(uint16_t selector, SegmentCache* out) {
+  // SDM IRET / RET far: the code segment returned to.
+  const uint32_t error = selector & 0xFFFC;
+  if (error == 0) return ExceptionWithCode(kVecGp, 0);
+  Descriptor code;
+  if (Fault f = ReadDescriptor(selector, &code)) return f;
+  const SegmentCache cs = code.ToCache(selector);
+  const uint8_t rpl = selector & 3;
+  if (!cs.is_code() || rpl < cpu_.cpl || (cs.conforming() && code.dpl() > rpl) ||
+      (!cs.conforming() && code.dpl() != rpl)) {
+    return ExceptionWithCode(kVecGp, error);
+  }
+  if (!code.present()) return ExceptionWithCode(kVecNp, error);
+  *out = cs;
+  return std::nullopt;
+}
+
+Vcpu::Fault Vcpu::CheckReturnStackSegment(uint16_t selector, uint8_t rpl, SegmentCache* out) {
+  // SDM IRET / RET far to an outer level: the stack segment returned to.
+  const uint32_t error = selector & 0xFFFC;
+  if (error == 0) return ExceptionWithCode(kVecGp, 0);
+  if ((selector & 3) != rpl) return ExceptionWithCode(kVecGp, error);
+  Descriptor stack;
+  if (Fault f = ReadDescriptor(selector, &stack)) return f;
+  const SegmentCache ss = stack.ToCache(selector);
+  if (stack.system() || !ss.writable() || stack.dpl() != rpl) {
+    return ExceptionWithCode(kVecGp, error);
+  }
+  if (!stack.present()) return ExceptionWithCode(kVecSs, error);
+  *out = ss;
+  return std::nullopt;
+}
+
 void Vcpu::NullInaccessibleDataSegments(uint8_t new_cpl) {
   for (int s : {kEs, kFs, kGs, kDs}) {
     const SegmentCache& c = cpu_.seg[s];

@@ -86,6 +86,12 @@ bool Vcpu::IoAllowed(uint16_t port, int size) {
 
 Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bool* handled) {
   *handled = true;
+  // Jcc reaches the emulator only in 16-bit code segments.
+  if (d.insn.meta.category == ZYDIS_CATEGORY_COND_BR && d.insn.mnemonic != ZYDIS_MNEMONIC_JCXZ &&
+      d.insn.mnemonic != ZYDIS_MNEMONIC_JECXZ && d.insn.mnemonic != ZYDIS_MNEMONIC_LOOP &&
+      d.insn.mnemonic != ZYDIS_MNEMONIC_LOOPE && d.insn.mnemonic != ZYDIS_MNEMONIC_LOOPNE) {
+    return EmulateNearTransfer(d, site);
+  }
   VcpuContext& c = *ctx_;
   const uint32_t next_eip = site.eip + site.length;
   const ZydisMnemonic m = d.insn.mnemonic;
@@ -297,23 +303,6 @@ Vcpu::Next Vcpu::EmulateSystem(const DecodedInsn& d, const CalloutSite& site, bo
     case ZYDIS_MNEMONIC_RET:
       // Far forms, and near forms of 16-bit code segments.
       return IsFarTransfer(d) ? EmulateFarTransfer(d, site) : EmulateNearTransfer(d, site);
-    case ZYDIS_MNEMONIC_JB:
-    case ZYDIS_MNEMONIC_JBE:
-    case ZYDIS_MNEMONIC_JL:
-    case ZYDIS_MNEMONIC_JLE:
-    case ZYDIS_MNEMONIC_JNB:
-    case ZYDIS_MNEMONIC_JNBE:
-    case ZYDIS_MNEMONIC_JNL:
-    case ZYDIS_MNEMONIC_JNLE:
-    case ZYDIS_MNEMONIC_JNO:
-    case ZYDIS_MNEMONIC_JNP:
-    case ZYDIS_MNEMONIC_JNS:
-    case ZYDIS_MNEMONIC_JNZ:
-    case ZYDIS_MNEMONIC_JO:
-    case ZYDIS_MNEMONIC_JP:
-    case ZYDIS_MNEMONIC_JS:
-    case ZYDIS_MNEMONIC_JZ:
-      return EmulateNearTransfer(d, site);
     case ZYDIS_MNEMONIC_BOUND: {
       const int size = d.insn.operand_width / 8;
       const uint32_t at = mem_linear(1);
