@@ -110,6 +110,8 @@ class Vcpu : public GuestCodeReader {
   /// On a return to an outer level: es/fs/gs/ds that the new CPL may not
   /// use become null (SDM IRET and RET far).
   void NullInaccessibleDataSegments(uint8_t new_cpl);
+  /// Limit and type check of an access through `seg` (#GP(0), or #SS(0)).
+  Fault CheckSegmentAccess(int seg, uint32_t offset, uint32_t size, bool write);
   /// The checks of IRET and RET far on the code and (outer) stack segments.
   Fault CheckReturnCodeSegment(uint16_t selector, SegmentCache* out);
   Fault CheckReturnStackSegment(uint16_t selector, uint8_t rpl, SegmentCache* out);

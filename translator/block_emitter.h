@@ -66,7 +66,7 @@ class BlockEmitter {
   /// True if accesses through `seg` need limit/type checks in this block.
   bool SegmentChecked(int seg) const {
     const uint32_t mode = block_->key.mode;
-    return !flat() || (seg == kFs && (mode & kModeFsChecked)) ||
+    return !flat() || seg == kCs || (seg == kFs && (mode & kModeFsChecked)) ||
            (seg == kGs && (mode & kModeGsChecked));
   }
   /// True unless es/ss/ds have non-zero bases (block mode bit 3).

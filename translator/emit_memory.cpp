@@ -16,8 +16,10 @@ x86::Gp Gpd(ZydisRegister r) {
   return x86::gpd(ZydisRegisterGetId(r));
 }
 
+// fs/gs carry bases in flat blocks; cs: data accesses are rare and always
+// checked (code is never writable, and execute-only code is not readable).
 bool NeedsSegmentBase(ZydisRegister seg) {
-  return seg == ZYDIS_REGISTER_FS || seg == ZYDIS_REGISTER_GS;
+  return seg == ZYDIS_REGISTER_FS || seg == ZYDIS_REGISTER_GS || seg == ZYDIS_REGISTER_CS;
 }
 
 }  // namespace

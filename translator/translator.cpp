@@ -44,8 +44,9 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode, bool fast_p
   const ZydisDecodedOperand* mem = d.MemoryOperand();
   const bool flat = !(mode & 8);
   const bool complex_address =
-      mem && (d.insn.address_width != 32 || mem->mem.segment == ZYDIS_REGISTER_FS ||
-              mem->mem.segment == ZYDIS_REGISTER_GS || !flat);
+      mem &&
+      (d.insn.address_width != 32 || mem->mem.segment == ZYDIS_REGISTER_FS ||
+       mem->mem.segment == ZYDIS_REGISTER_GS || mem->mem.segment == ZYDIS_REGISTER_CS || !flat);
   const uint32_t cpl = mode & 3;
   if (mode & kModeCode16) {
     switch (cls.kind) {

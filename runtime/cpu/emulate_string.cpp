@@ -104,21 +104,32 @@ Vcpu::Next Vcpu::EmulateString(const DecodedInsn& d, const CalloutSite& site) {
   const bool rep = d.insn.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE);
   const bool repne = d.insn.attributes & ZYDIS_ATTRIB_HAS_REPNE;
   // The source's segment may be overridden; the destination is always es.
-  uint32_t source_base = c.seg_base[kDs];
+  int source_seg = kDs;
   for (int i = 0; i < d.insn.operand_count; ++i) {
     const auto& o = d.ops[i];
     if (o.type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
-    const ZydisRegister seg = o.mem.segment;
     if (o.mem.base == ZYDIS_REGISTER_ESI || o.mem.base == ZYDIS_REGISTER_SI) {
-      source_base = c.seg_base[ZydisRegisterGetId(seg)];
+      source_seg = ZydisRegisterGetId(o.mem.segment);
     }
   }
+  const uint32_t source_base = c.seg_base[source_seg];
   const uint32_t dest_base = c.seg_base[kEs];
   const uint16_t port = uint16_t(c.gpr[kEdx]);
 
   while (!(rep || repne) || cx.get() != 0) {
     const uint32_t src = source_base + si.get();
     const uint32_t dst = dest_base + di.get();
+    // Segment checks first: a fault leaves this iteration undone.
+    const bool reads_src = op == StringOp::kMovs || op == StringOp::kLods ||
+                           op == StringOp::kCmps || op == StringOp::kOuts;
+    const bool uses_dst = op != StringOp::kLods && op != StringOp::kOuts;
+    const bool writes_dst = op == StringOp::kMovs || op == StringOp::kStos || op == StringOp::kIns;
+    if (reads_src) {
+      if (Fault f = CheckSegmentAccess(source_seg, si.get(), size, false)) return Raise(*f);
+    }
+    if (uses_dst) {
+      if (Fault f = CheckSegmentAccess(kEs, di.get(), size, writes_dst)) return Raise(*f);
+    }
     uint32_t a = 0, b = 0;
     switch (op) {
       case StringOp::kMovs:

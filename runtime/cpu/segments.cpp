@@ -92,6 +92,15 @@ Vcpu::Fault Vcpu::CheckReturnStackSegment(uint16_t selector, uint8_t rpl, Segmen
   return std::nullopt;
 }
 
+Vcpu::Fault Vcpu::CheckSegmentAccess(int seg, uint32_t offset, uint32_t size, bool write) {
+  // The same ranges translated code checks (SetSegment): SDM 5.3.
+  const int64_t lo = int64_t(ctx_->seg_lo[seg]);
+  const int64_t hi = int64_t(write ? ctx_->seg_hi_write[seg] : ctx_->seg_hi_read[seg]);
+  const int64_t end = int64_t(offset) + size - 1;
+  if (int64_t(offset) < lo || end > hi) return ExceptionWithCode(seg == kSs ? kVecSs : kVecGp, 0);
+  return std::nullopt;
+}
+
 void Vcpu::NullInaccessibleDataSegments(uint8_t new_cpl) {
   for (int s : {kEs, kFs, kGs, kDs}) {
     const SegmentCache& c = cpu_.seg[s];

@@ -70,5 +70,25 @@ TEST(SegmentChecksTest, NullDataSegmentFaultsOnUse) {
   EXPECT_EQ(o.regs.gpr[6], kBody + 4) << "saved EIP: the load through ES";
 }
 
+TEST(SegmentChecksTest, WriteThroughCsFaults) {
+  // mov cs:[0x1000], eax ; hlt  (code segments are never writable)
+  const std::vector<uint8_t> body = {0x2e, 0xa3, 0x00, 0x10, 0x00, 0x00, 0xf4};
+  const Outcome o = RunBody(body);
+  ASSERT_EQ(o.result.kind, RunResult::Kind::kHalted) << o.result.report;
+  EXPECT_EQ(o.regs.gpr[6], kBody) << "saved EIP: the store";
+  EXPECT_EQ(o.regs.gpr[7], 0u) << "#GP(0)";
+}
+
+TEST(SegmentChecksTest, EmulatedStringStoreThroughNullEsFaults) {
+  // xor eax, eax ; mov es, ax ; mov edi, 0x1000 ; stosb ; hlt
+  // (a null ES makes the block non-flat, so stosb runs in the emulator)
+  const std::vector<uint8_t> body = {0x31, 0xc0, 0x8e, 0xc0, 0xbf, 0x00,
+                                     0x10, 0x00, 0x00, 0xaa, 0xf4};
+  const Outcome o = RunBody(body);
+  ASSERT_EQ(o.result.kind, RunResult::Kind::kHalted) << o.result.report;
+  EXPECT_EQ(o.regs.gpr[6], kBody + 9) << "saved EIP: the stosb";
+  EXPECT_EQ(o.regs.gpr[7], 0u) << "#GP(0)";
+}
+
 }  // namespace
 }  // namespace bt86
