@@ -138,6 +138,10 @@ void Machine::set_registers(const GuestRegisters& regs) {
   impl_->vcpu->WriteEflags(regs.eflags);
 }
 
+void Machine::set_control_register(int cr, uint32_t value) {
+  impl_->vcpu->SetControlRegister(cr, value);
+}
+
 void Machine::SetSerialOutput(std::function<void(uint8_t)> sink) {
   impl_->serial_sink = std::move(sink);
 }

@@ -252,6 +252,11 @@ RunResult Vcpu::Run() {
     Block* running = next;
     next = nullptr;
     const uint64_t generation = cache_->generation();
+    // Alignment checks run on the host's own AC flag (Linux sets CR0.AM):
+    // enabled exactly when the guest would check (CPL 3, CR0.AM, EFLAGS.AC).
+    const bool alignment_check =
+        cpu_.cpl == 3 && (cpu_.cr[0] & (1u << 18)) && (ctx_->system_eflags & (1u << 18));
+    ctx_->rflags = (ctx_->rflags & ~uint64_t(1u << 18)) | (alignment_check ? 1u << 18 : 0);
     ctx_->exit_reason = ExitReason::kNone;
     stubs_.enter(ctx_, running->code);
     Next n = Next::kContinue;
@@ -453,18 +458,22 @@ Vcpu::Next Vcpu::HandleSignalExit(Block** next_block) {
         }
         return Raise(Exception(0));  // #DE
       }
-      // An unmasked x87 exception is #MF; an SSE one is #XM. (The SDM makes
-      // it #UD when CR4.OSXMMEXCPT is clear; bt86 does not enforce CR4's
-      // OSFXSR/OSXMMEXCPT yet and behaves as if both were set.)
+      // An unmasked x87 exception is #MF; an SSE one is #XM, or #UD when
+      // CR4.OSXMMEXCPT is clear (SDM 13.4).
       DecodedInsn d;
       uint8_t padded[16] = {};
       std::memcpy(padded, bytes, sizeof(bytes));
       const bool sse = translator_->decoder().Decode(padded, 15, insn->eip, &d) &&
                        d.insn.meta.isa_ext != ZYDIS_ISA_EXT_X87;
-      return Raise(Exception(sse ? 19 : 16));
+      if (!sse) return Raise(Exception(16));
+      return Raise(Exception((cpu_.cr[4] & (1u << 10)) ? 19 : 6));
     }
-    case SIGSEGV:
     case SIGBUS:
+      // Alignment checking (the host's AC is set for the guest only at CPL 3
+      // with CR0.AM and EFLAGS.AC): #AC(0), a fault (SDM 6.15).
+      if (ctx_->fault_code == BUS_ADRALN) return Raise(ExceptionWithCode(17, 0));
+      return Raise(ExceptionWithCode(13, 0));
+    case SIGSEGV:
       // A #GP natively (misaligned SSE operand, ...): the guest's #GP(0).
       return Raise(ExceptionWithCode(13, 0));
     default:

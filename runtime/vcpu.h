@@ -64,6 +64,10 @@ class Vcpu : public GuestCodeReader {
 
   /// Full guest EFLAGS: arithmetic flags from host RFLAGS, IF and the rest virtual.
   uint32_t ReadEflags() const;
+  /// Sets a control register without the MOV CRn checks (initial state).
+  void SetControlRegister(int cr, uint32_t value) {
+    if (cr >= 0 && cr <= 4 && cr != 1) cpu_.cr[cr] = value;
+  }
   /// Sets guest EFLAGS (CPL 0 rules: IF and IOPL writable).
   void WriteEflags(uint32_t value);
 

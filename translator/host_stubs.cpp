@@ -79,7 +79,10 @@ Status EmitHostStubs(CodeCache* cache, HostStubs* out) {
   a.mov(x86::rsp, Ctx(offsetof(VcpuContext, host_rsp), 8));
   a.pushfq();
   a.pop(Ctx(offsetof(VcpuContext, rflags), 8));
-  a.cld();  // the C++ ABI requires DF=0; the guest's DF is in the saved image
+  // The run loop gets clean flags: DF=0 as the C++ ABI requires, and AC=0
+  // (the guest's alignment checking must not reach C++ code).
+  a.push(0x202);
+  a.popfq();
   for (int g : kGuestGprs) a.mov(CtxGpr(g), x86::gpd(g));
   a.fxsave64(Ctx(offsetof(VcpuContext, guest_fx), 512));
   a.fninit();  // empty x87 stack, as the ABI requires at the return

@@ -63,6 +63,9 @@ class Machine {
 
   GuestRegisters registers() const;
   void set_registers(const GuestRegisters& regs);
+  /// Sets CR0, CR2, CR3 or CR4 directly (initial state for tests and
+  /// embedders; a guest's own MOV CRn is checked).
+  void set_control_register(int cr, uint32_t value);
 
   /// Runs until the guest exits, halts, faults or times out.
   RunResult Run();

@@ -163,7 +163,7 @@ static uint32_t Ring3Stack(uint32_t arg) {
       __asm__ volatile(
           "movl %%esp, %%edx\n\t"
           "movl %0, %%ss\n\t"
-          "movl $0x1002, %%esp\n\t" CPU_TRY("pushl $0") "movl $0x23, %%eax\n\t"
+          "movl $0x1002, %%esp\n\t" CPU_TRY_DS("pushl $0") "movl $0x23, %%eax\n\t"
           "movl %%eax, %%ss\n\t"
           "movl %%edx, %%esp"
           :
@@ -174,7 +174,7 @@ static uint32_t Ring3Stack(uint32_t arg) {
           "pushl %%ebp\n\t"
           "movl %%esp, %%edx\n\t"
           "movl %0, %%ss\n\t"
-          "movl $0x1800, %%ebp\n\t" CPU_TRY("movl -0x900(%%ebp), %%eax") "movl $0x23, %%eax\n\t"
+          "movl $0x1800, %%ebp\n\t" CPU_TRY_DS("movl -0x900(%%ebp), %%eax") "movl $0x23, %%eax\n\t"
           "movl %%eax, %%ss\n\t"
           "movl %%edx, %%esp\n\t"
           "popl %%ebp"

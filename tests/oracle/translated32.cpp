@@ -53,6 +53,10 @@ TranslatedResult RunTranslated32(std::vector<uint8_t>& arena, uint32_t code_offs
   regs.eip = entry;
   regs.eflags = (in.eflags & kInputFlagsMask) | kFlagReserved1;  // IF = 0: hlt stops
   machine->set_registers(regs);
+  // The native side runs under Linux, which sets CR4.OSFXSR and
+  // CR4.OSXMMEXCPT: give the guest the same, so unmasked SSE exceptions
+  // are #XM on both sides (without OSXMMEXCPT the SDM makes them #UD).
+  machine->set_control_register(4, (1u << 9) | (1u << 10));
 
   const RunResult run = machine->Run();
   const GuestRegisters out = machine->registers();

@@ -278,6 +278,15 @@ const char* cpu_cat(const char* a, const char* b);
 /// Inline-asm fragment: runs `insns`; if one of them raises an exception,
 /// the dispatcher resumes after them. Only for asm statements with operands
 /// (it uses %=). Writes cpu_resume_eip through SS, so DS may be anything.
+/* CPU_TRY for code that has just loaded SS with a segment whose base is
+ * not 0: the resume address is registered through DS instead. */
+#define CPU_TRY_DS(insns)                          \
+  "movl $.Lcpu_try_end%=, %%ds:cpu_resume_eip\n\t" \
+  "movl $.Lcpu_try_start%=, %%ds:cpu_try_start\n"  \
+  ".Lcpu_try_start%=:\n\t" insns                   \
+  "\n"                                             \
+  ".Lcpu_try_end%=:\n\t"
+
 #define CPU_TRY(insns)                             \
   "movl $.Lcpu_try_end%=, %%ss:cpu_resume_eip\n\t" \
   "movl $.Lcpu_try_start%=, %%ss:cpu_try_start\n"  \
