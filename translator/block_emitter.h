@@ -106,12 +106,11 @@ class BlockEmitter {
   bool toggle_operand_size_ = false;      ///< For the instruction being emitted (16-bit code).
   const DecodedInsn* current_ = nullptr;  ///< The instruction being emitted.
   size_t next_exit_ = 0;
-  size_t next_callout_ = 0;
   std::vector<asmjit::Label> exit_labels_;
 };
 
-/// Number of direct exits and callout sites a scanned block needs.
-void CountBlockExits(const std::vector<ScannedInsn>& insns, bool falls_through, size_t* exits,
-                     size_t* callouts);
+/// Number of direct exits (patchable slots) a scanned block needs; the
+/// exit slots are sized before emission so their addresses are stable.
+size_t CountBlockExits(const std::vector<ScannedInsn>& insns, bool falls_through);
 
 }  // namespace bt86

@@ -127,36 +127,25 @@ InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode, bool fast_p
 
 }  // namespace
 
-void CountBlockExits(const std::vector<ScannedInsn>& insns, bool falls_through, size_t* exits,
-                     size_t* callouts) {
-  *exits = falls_through ? 1 : 0;
-  *callouts = 0;
+size_t CountBlockExits(const std::vector<ScannedInsn>& insns, bool falls_through) {
+  size_t exits = falls_through ? 1 : 0;
   for (const auto& s : insns) {
     switch (s.cls.kind) {
       case InsnKind::kCallRel:
       case InsnKind::kJmpRel:
-        *exits += 1;
-        break;
-      case InsnKind::kSti:  // falls through, or leaves for a pending interrupt
-        *exits += 1;
-        *callouts += 1;
-        break;
-      case InsnKind::kPopf:  // leaves if IF is set with an interrupt pending, or TF
-        *callouts += 1;
+      case InsnKind::kSti:  // falls through (or leaves through a callout)
+        exits += 1;
         break;
       case InsnKind::kJcc:
       case InsnKind::kJcxz:
       case InsnKind::kLoop:
-        *exits += 2;
-        break;
-      case InsnKind::kCallout:
-      case InsnKind::kUnsupported:
-        *callouts += 1;
+        exits += 2;
         break;
       default:
         break;
     }
   }
+  return exits;
 }
 
 Translator::Translator(CodeCache* cache, const HostStubs& stubs, const TranslatorOptions& options,
@@ -245,14 +234,14 @@ Block* Translator::Translate(const BlockKey& key, GuestCodeReader& reader, bool 
 Block* Translator::EmitBlock(const BlockKey& key, const std::vector<ScannedInsn>& insns,
                              bool transient) {
   const bool falls_through = !insns.back().cls.ends_block;
-  size_t exits = 0, callouts = 0;
-  CountBlockExits(insns, falls_through, &exits, &callouts);
+  const size_t exits = CountBlockExits(insns, falls_through);
 
   Block* block = cache_->NewBlock();
   block->key = key;
   block->transient = transient;
   block->exits.resize(exits);
-  (void)callouts;  // sites are appended as emitted (segment checks add some)
+  // Callout sites are appended as they are emitted (block->callouts is a
+  // deque, so the addresses baked into the code stay valid).
 
   const uint64_t base = uint64_t(uintptr_t(cache_->cursor()));
   CodeHolder& code = code_;
