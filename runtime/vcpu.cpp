@@ -245,7 +245,6 @@ RunResult Vcpu::Run() {
         next = nullptr;
         continue;
       }
-      if (next) next = nullptr;
       next =
           translator_->Translate(KeyFor(ctx_->eip, TranslationMode() | kModeStepping), *this, true);
     }

@@ -69,8 +69,8 @@ class BlockEmitter {
     return !flat() || seg == kCs || (seg == kFs && (mode & kModeFsChecked)) ||
            (seg == kGs && (mode & kModeGsChecked));
   }
-  /// True unless es/ss/ds have non-zero bases (block mode bit 3).
-  bool flat() const { return !(block_->key.mode & 8); }
+  /// True unless the block was translated for non-flat segments.
+  bool flat() const { return !(block_->key.mode & kModeSegmentBases); }
   // emit_stack.cpp
   void EmitPush(const DecodedInsn& d);
   void EmitPop(const DecodedInsn& d);
@@ -93,6 +93,10 @@ class BlockEmitter {
   void EmitXlat(const DecodedInsn& d);
   void EmitSalc();
   void EmitCallout(const DecodedInsn& d, uint8_t length, CalloutKind kind);
+  /// Leaves through a `kind` callout for `d` if the 32-bit `value` is zero
+  /// (`if_zero`) or non-zero, without touching the flags; clobbers rcx_save.
+  void EmitCalloutIf(const DecodedInsn& d, const asmjit::x86::Gp& value, bool if_zero,
+                     const asmjit::x86::Gp& rcx_save, CalloutKind kind);
   void EmitInterruptWindowExitIfR10(const DecodedInsn& d);
   void EmitMaskR10(uint32_t mask);
   void EmitPushf();

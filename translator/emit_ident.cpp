@@ -184,16 +184,7 @@ void BlockEmitter::EmitDivisorCheck(const DecodedInsn& d) {
   } else {
     a_.mov(x86::r9d, GuestMem(d, divisor, 4));
   }
-  Label nonzero = a_.newLabel(), zero = a_.newLabel();
-  a_.mov(x86::r11, x86::rcx);
-  a_.mov(x86::ecx, x86::r9d);
-  a_.jecxz(x86::rcx, zero);
-  a_.mov(x86::rcx, x86::r11);
-  a_.jmp(nonzero);
-  a_.bind(zero);
-  a_.mov(x86::rcx, x86::r11);
-  EmitCallout(d, d.length(), CalloutKind::kDivideError);
-  a_.bind(nonzero);
+  EmitCalloutIf(d, x86::r9d, true, x86::r11, CalloutKind::kDivideError);
 }
 
 void BlockEmitter::EmitIncDecShort(const DecodedInsn& d) {

@@ -60,7 +60,6 @@ void BlockEmitter::EmitSegmentCheck(int seg, uint32_t size, bool write) {
   const int32_t lo_at = int32_t(offsetof(VcpuContext, seg_lo) + 8 * seg);
   const int32_t hi_at = int32_t(
       (write ? offsetof(VcpuContext, seg_hi_write) : offsetof(VcpuContext, seg_hi_read)) + 8 * seg);
-  Label ok = a_.newLabel();
   a_.mov(x86::r12, x86::qword_ptr(x86::r15, lo_at));
   a_.not_(x86::r12);
   a_.lea(x86::r12, x86::ptr(x86::r8, x86::r12, 0, 1));
@@ -71,15 +70,9 @@ void BlockEmitter::EmitSegmentCheck(int seg, uint32_t size, bool write) {
   a_.mov(x86::r11d, 63);
   a_.shrx(x86::r12, x86::r12, x86::r11);
   a_.shrx(x86::r13, x86::r13, x86::r11);
-  a_.lea(x86::r12, x86::ptr(x86::r12, x86::r13));
-  a_.mov(x86::r11, x86::rcx);
-  a_.mov(x86::rcx, x86::r12);
-  a_.jecxz(x86::rcx, ok);
-  a_.mov(x86::rcx, x86::r11);
-  EmitCallout(*current_, current_->length(),
-              seg == kSs ? CalloutKind::kStackFault : CalloutKind::kSegmentFault);
-  a_.bind(ok);
-  a_.mov(x86::rcx, x86::r11);
+  a_.lea(x86::r12d, x86::ptr(x86::r12, x86::r13));  // 0 inside, 1 or 2 outside
+  EmitCalloutIf(*current_, x86::r12d, false, x86::r11,
+                seg == kSs ? CalloutKind::kStackFault : CalloutKind::kSegmentFault);
 }
 
 void BlockEmitter::EmitAddressToR8(const DecodedInsn& d, const ZydisDecodedOperand& m,

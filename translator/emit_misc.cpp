@@ -112,17 +112,29 @@ x86::Mem CtxField(size_t offset, uint32_t size) {
 
 }  // namespace
 
+void BlockEmitter::EmitCalloutIf(const DecodedInsn& d, const x86::Gp& value, bool if_zero,
+                                 const x86::Gp& rcx_save, CalloutKind kind) {
+  // The host flags are the guest's, so the test is jrcxz on a borrowed rcx.
+  Label jrcxz_taken = a_.newLabel(), done = a_.newLabel();
+  a_.mov(rcx_save, x86::rcx);
+  a_.mov(x86::ecx, value);
+  a_.jecxz(x86::rcx, jrcxz_taken);
+  a_.mov(x86::rcx, rcx_save);
+  if (if_zero) {
+    a_.jmp(done);
+    a_.bind(jrcxz_taken);
+    a_.mov(x86::rcx, rcx_save);
+    EmitCallout(d, d.length(), kind);
+  } else {
+    EmitCallout(d, d.length(), kind);
+    a_.bind(jrcxz_taken);
+    a_.mov(x86::rcx, rcx_save);
+  }
+  a_.bind(done);
+}
+
 void BlockEmitter::EmitInterruptWindowExitIfR10(const DecodedInsn& d) {
-  // if (r10 != 0) leave through a kInterruptWindow callout, flag-free:
-  // jrcxz on a borrowed rcx.
-  Label stay = a_.newLabel();
-  a_.mov(x86::r9, x86::rcx);
-  a_.mov(x86::ecx, x86::r10d);
-  a_.jecxz(x86::rcx, stay);
-  a_.mov(x86::rcx, x86::r9);
-  EmitCallout(d, d.length(), CalloutKind::kInterruptWindow);
-  a_.bind(stay);
-  a_.mov(x86::rcx, x86::r9);
+  EmitCalloutIf(d, x86::r10d, false, x86::r9, CalloutKind::kInterruptWindow);
 }
 
 void BlockEmitter::EmitMaskR10(uint32_t mask) {

@@ -327,18 +327,11 @@ InsnClass ClassifyInsn(const DecodedInsn& d) {
 }
 
 bool UsesFpuState(const DecodedInsn& d) {
-  switch (d.insn.meta.isa_ext) {
-    case ZYDIS_ISA_EXT_X87:
-    case ZYDIS_ISA_EXT_MMX:
-    case ZYDIS_ISA_EXT_SSE:
-    case ZYDIS_ISA_EXT_SSE2:
-    case ZYDIS_ISA_EXT_SSE3:
-      return true;
-    default:
-      return d.insn.mnemonic == ZYDIS_MNEMONIC_FXSAVE ||
-             d.insn.mnemonic == ZYDIS_MNEMONIC_FXRSTOR ||
-             d.insn.mnemonic == ZYDIS_MNEMONIC_LDMXCSR || d.insn.mnemonic == ZYDIS_MNEMONIC_STMXCSR;
-  }
+  // The IDENT extensions are exactly the FPU-state ones, plus the
+  // state-management instructions Zydis files elsewhere.
+  const ZydisMnemonic m = d.insn.mnemonic;
+  return IsIdentIsaExtension(d.insn.meta.isa_ext) || m == ZYDIS_MNEMONIC_FXSAVE ||
+         m == ZYDIS_MNEMONIC_FXRSTOR || m == ZYDIS_MNEMONIC_LDMXCSR || m == ZYDIS_MNEMONIC_STMXCSR;
 }
 
 bool IsStringInstruction(ZydisMnemonic m) {

@@ -42,7 +42,7 @@ bool UsesFsGs(const DecodedInsn& d) {
 InsnClass Refine(const DecodedInsn& d, InsnClass cls, uint32_t mode, bool fast_paths) {
   const InsnClass refused{InsnKind::kUnsupported, true};
   const ZydisDecodedOperand* mem = d.MemoryOperand();
-  const bool flat = !(mode & 8);
+  const bool flat = !(mode & kModeSegmentBases);
   const bool complex_address =
       mem &&
       (d.insn.address_width != 32 || mem->mem.segment == ZYDIS_REGISTER_FS ||

@@ -14,32 +14,12 @@
 
 #include "translator/code_cache.h"
 #include "translator/host_stubs.h"
+#include "translator/memory_code_reader.h"
 #include "translator/translator.h"
 
 namespace bt86::bench {
 
-/// Guest code at one linear range; nothing outside it is fetchable.
-class MemoryCodeReader : public GuestCodeReader {
- public:
-  /// Guest code `bytes` at linear address `base`.
-  MemoryCodeReader(uint32_t base, std::vector<uint8_t> bytes)
-      : base_(base), bytes_(std::move(bytes)) {}
-  /// Copies what is fetchable at `eip` (GuestCodeReader).
-  size_t ReadCode(uint32_t eip, uint8_t* out, size_t len) override {
-    if (eip < base_ || eip - base_ >= bytes_.size()) return 0;
-    const size_t avail = std::min(len, bytes_.size() - (eip - base_));
-    std::memcpy(out, bytes_.data() + (eip - base_), avail);
-    return avail;
-  }
-  /// Linear address of the first byte.
-  uint32_t base() const { return base_; }
-  /// Linear address one past the last byte.
-  uint32_t end() const { return base_ + uint32_t(bytes_.size()); }
-
- private:
-  uint32_t base_;
-  std::vector<uint8_t> bytes_;
-};
+using bt86::MemoryCodeReader;
 
 /// A code cache with the real host stubs and a translator over it. Aborts
 /// on set-up failure: a benchmark without its rig measures nothing.

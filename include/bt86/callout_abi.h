@@ -65,7 +65,9 @@ struct CalloutSite {
 /// are emulated (IP wraps at 16 bits); IDENT instructions get their operand
 /// size re-expressed for 64-bit mode.
 constexpr uint32_t kModeCode16 = 1u << 2;
-/// Block-key mode bit: es, ss, ds or cs has a non-zero base.
+/// Block-key mode bit: es, ss, ds or cs is not a plain flat segment (base 0,
+/// limit 4 GiB, expand-up, writable data): memory operands add the base and
+/// are checked against the segment's limit and type.
 constexpr uint32_t kModeSegmentBases = 1u << 3;
 
 /// Block-key mode bits: fs / gs is not a plain writable 4 GiB segment, so

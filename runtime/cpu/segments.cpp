@@ -150,17 +150,16 @@ Vcpu::Fault Vcpu::LoadSegment(int seg, uint16_t selector) {
 }
 
 uint32_t Vcpu::TranslationMode() const {
-  // CPL in bits 0-1; bit 2: 16-bit code segment; bit 3: a data segment
-  // (es, ss, ds) or cs with a non-zero base, which the translator does not
-  // specialize for yet; kModeFpuTrap while CR0.TS or CR0.EM is set.
+  // The block-key mode bits (callout_abi.h): CPL in bits 0-1, then what
+  // changes the translation of the same bytes.
   uint32_t mode = cpu_.cpl;
-  if (!cpu_.seg[kCs].big()) mode |= 4;
+  if (!cpu_.seg[kCs].big()) mode |= kModeCode16;
   // Flat means what the translator assumes without checks: base 0, limit
   // 4 GiB, expand-up, and writable data in es/ss/ds.
   for (int s : {kEs, kCs, kSs, kDs}) {
     const SegmentCache& c = cpu_.seg[s];
-    if (c.base != 0 || c.limit != 0xFFFFFFFF) mode |= 8;
-    if (s != kCs && (!c.usable || c.expand_down() || !c.writable())) mode |= 8;
+    if (c.base != 0 || c.limit != 0xFFFFFFFF) mode |= kModeSegmentBases;
+    if (s != kCs && (!c.usable || c.expand_down() || !c.writable())) mode |= kModeSegmentBases;
   }
   for (int s : {kFs, kGs}) {
     const SegmentCache& c = cpu_.seg[s];

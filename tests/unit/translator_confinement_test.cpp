@@ -38,6 +38,7 @@
 
 #include "src/options.h"
 #include "translator/host_stubs.h"
+#include "translator/memory_code_reader.h"
 #include "translator/translator.h"
 
 namespace bt86 {
@@ -49,23 +50,6 @@ namespace fs = std::filesystem;
 fs::path GoldenDir() {
   return fs::path(__FILE__).parent_path().parent_path() / "golden";
 }
-
-/// Guest code at one linear range; nothing outside it is fetchable.
-class FakeCodeReader : public GuestCodeReader {
- public:
-  FakeCodeReader(uint32_t base, std::vector<uint8_t> bytes)
-      : base_(base), bytes_(std::move(bytes)) {}
-  size_t ReadCode(uint32_t eip, uint8_t* out, size_t len) override {
-    if (eip < base_ || eip - base_ >= bytes_.size()) return 0;
-    const size_t avail = std::min(len, bytes_.size() - (eip - base_));
-    std::memcpy(out, bytes_.data() + (eip - base_), avail);
-    return avail;
-  }
-
- private:
-  uint32_t base_;
-  std::vector<uint8_t> bytes_;
-};
 
 bool IsForbiddenMnemonic(ZydisMnemonic m) {
   switch (m) {
@@ -275,7 +259,7 @@ class ConfinementTest : public ::testing::Test {
   /// Translates `bytes` placed at `eip` (a block per call, each under a new
   /// key) and returns the violations found in its host code.
   std::vector<std::string> TranslateAndCheck(uint32_t eip, const std::vector<uint8_t>& bytes) {
-    FakeCodeReader reader(eip, bytes);
+    MemoryCodeReader reader(eip, bytes);
     // Every key is new; its low mode bits also cycle through CPL 0-3, 16-bit
     // code and segment bases, so all of those translations are checked.
     const uint32_t mode = next_mode_++ & 0xF;

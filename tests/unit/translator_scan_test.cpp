@@ -13,34 +13,18 @@
 #include <utility>
 #include <vector>
 
+#include "translator/memory_code_reader.h"
 #include "translator/translator.h"
 
 namespace bt86 {
 namespace {
-
-/// Guest code at one linear range; everything outside it is unfetchable.
-class FakeCodeReader : public GuestCodeReader {
- public:
-  FakeCodeReader(uint32_t base, std::vector<uint8_t> bytes)
-      : base_(base), bytes_(std::move(bytes)) {}
-  size_t ReadCode(uint32_t eip, uint8_t* out, size_t len) override {
-    if (eip < base_ || eip - base_ >= bytes_.size()) return 0;
-    const size_t avail = std::min(len, bytes_.size() - (eip - base_));
-    std::memcpy(out, bytes_.data() + (eip - base_), avail);
-    return avail;
-  }
-
- private:
-  uint32_t base_;
-  std::vector<uint8_t> bytes_;
-};
 
 /// A Translator used only for scanning: ScanBlock never touches the cache.
 class ScanTest : public ::testing::Test {
  protected:
   std::vector<ScannedInsn> Scan(uint32_t base, std::vector<uint8_t> bytes, uint32_t eip,
                                 uint32_t max_insns = 64) {
-    FakeCodeReader reader(base, std::move(bytes));
+    MemoryCodeReader reader(base, std::move(bytes));
     return translator_.ScanBlock(eip, reader, max_insns);
   }
 
